@@ -1,0 +1,11 @@
+//! Kubernetes API machinery for Skiff, with no I/O (the kube-core of this project).
+//!
+//! The API server, scheduler, kubelet and controllers share these pieces: the resource table, label and
+//! field selectors, quantities, the patch engines (JSON merge, JSON patch, strategic merge, server-side
+//! apply), defaulting and validation with field paths, server-side Tables, and `Status` errors.
+
+pub mod field;
+pub mod status;
+
+pub use field::{ErrorList, FieldError, Path};
+pub use status::ApiError;
