@@ -1,0 +1,39 @@
+//! Skiff's Kubernetes API server.
+//!
+//! Serves the Kubernetes REST API that the real kubectl, client-go, kube-rs and the Python client use:
+//! discovery, OpenAPI, CRUD, patch, watch and the subresources of the resources in
+//! [`skiff_api::resources::RESOURCES`], on top of a [`skiff_store::Store`]. Steps 1-3 of a pod's path: a
+//! request arrives ([`server`]), is decoded, defaulted, validated and stored ([`registry`]), and every
+//! watcher hears of it ([`watchcache`], [`watch`]).
+
+mod apply;
+mod body;
+mod bootstrap;
+mod controllers;
+mod convert;
+mod decode;
+mod discovery;
+mod handlers;
+mod managed;
+mod metrics;
+mod negotiation;
+pub mod registry;
+mod request;
+mod server;
+mod strategy;
+mod watch;
+pub mod watchcache;
+
+pub use server::{start, Config, Running};
+
+/// What every request handler shares.
+pub struct State {
+    pub registry: registry::Registry,
+    pub metrics: metrics::Metrics,
+    /// The address the server listens on, for legacy discovery's `serverAddressByClientCIDRs`.
+    pub address: String,
+}
+
+/// The Kubernetes version Skiff serves (the API types are k8s-openapi's `v1_32`); kubectl's dispatcher
+/// picks its binary by this minor version.
+pub const KUBERNETES_VERSION: (&str, &str, &str) = ("1", "32", "v1.32.0");

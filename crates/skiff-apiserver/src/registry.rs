@@ -1,0 +1,647 @@
+//! The registry: the verbs on stored objects (upstream's generic registry `Store` plus the per-kind
+//! strategies): create, get, list, update, patch, delete and deletecollection, with optimistic
+//! concurrency, graceful deletion, finalizers, and the admission steps Skiff applies to every write
+//! (namespace lifecycle, service accounts, pod priority).
+
+use crate::decode::FieldValidation;
+use crate::strategy::{self, Op};
+use crate::watchcache::{CachedObject, WatchCache};
+use bytes::Bytes;
+use chrono::{SecondsFormat, Utc};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use skiff_api::resources::{self, Resource};
+use skiff_api::ApiError;
+use skiff_store::{KeyValue, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a read waits for the watch cache to reach a revision the client asked for.
+const CACHE_WAIT: Duration = Duration::from_secs(3);
+
+/// The current time as Kubernetes writes timestamps (RFC 3339, seconds).
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Upstream's `generateName` suffix: 5 characters from an alphabet without vowels and look-alikes.
+fn name_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+pub fn meta(obj: &Value) -> Option<&Map<String, Value>> {
+    obj.get("metadata").and_then(Value::as_object)
+}
+
+pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    let o = obj.as_object_mut().expect("objects are JSON objects");
+    let m = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !m.is_object() {
+        *m = Value::Object(Map::new());
+    }
+    m.as_object_mut().expect("just made an object")
+}
+
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    meta(obj).and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+}
+
+fn set_rv(obj: &mut Value, rv: i64) {
+    meta_mut(obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
+}
+
+/// Decodes a stored value, with `metadata.resourceVersion` set from the store.
+pub fn decode_kv(kv: &KeyValue) -> Result<Value, ApiError> {
+    let mut v: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    set_rv(&mut v, kv.mod_revision);
+    Ok(v)
+}
+
+/// Encodes an object for storage: `resourceVersion` is not stored (the revision is).
+fn encode_for_store(obj: &Value) -> Bytes {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("selfLink");
+    }
+    Bytes::from(serde_json::to_vec(&v).expect("JSON values encode"))
+}
+
+fn store_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Closed => ApiError::new(503, "ServiceUnavailable", "the storage is shutting down"),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// Options of a write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+    pub field_manager: String,
+}
+
+/// `DeleteOptions` as the registry uses them.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+/// The result of a write: the object as stored and warnings for the client.
+pub struct Written {
+    pub object: Value,
+    pub warnings: Vec<String>,
+    /// The write created the object (201) rather than changing it (200).
+    pub created: bool,
+}
+
+pub struct Registry {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<WatchCache>,
+}
+
+fn res(group: &str, plural: &str) -> &'static Resource {
+    resources::RESOURCES.iter().find(|r| r.group == group && r.plural == plural).expect("resource in table")
+}
+
+impl Registry {
+    /// The key of an object named by a request.
+    pub fn key(resource: &Resource, namespace: Option<&str>, name: &str) -> String {
+        resource.key(namespace.unwrap_or(""), name)
+    }
+
+    /// Reads one object from the store (consistent read).
+    pub async fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        match self.store.get(&Self::key(resource, namespace, name)).await.map_err(store_err)? {
+            Some(kv) => decode_kv(&kv),
+            None => Err(ApiError::not_found(resource.group, resource.plural, name)),
+        }
+    }
+
+    /// Lists from the watch cache. `rv`: "" means "the latest" (the cache first catches up with the store),
+    /// "0" means "any", a number means "at least that revision".
+    pub async fn list(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        rv: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<Arc<CachedObject>>, i64), ApiError> {
+        let wanted = match rv {
+            None | Some("") => Some(self.store.current_revision().await.map_err(store_err)?),
+            Some("0") => None,
+            Some(n) => Some(n.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid resource version: {n:?}"))
+            })?),
+        };
+        if let Some(w) = wanted {
+            if !self.cache.wait_for(w, CACHE_WAIT).await {
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {w}, current: {}",
+                    self.cache.revision()
+                )));
+            }
+        }
+        let prefix = match namespace {
+            Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
+            _ => resource.key_prefix(),
+        };
+        Ok(self.cache.list(resource, &prefix, start_after))
+    }
+
+    /// Checks that a namespaced object may be created in `namespace` (upstream NamespaceLifecycle).
+    fn check_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+        let ns_res = res("", "namespaces");
+        match self.cache.get(ns_res, &ns_res.key("", namespace)) {
+            None => Err(ApiError::not_found("", "namespaces", namespace)),
+            Some(ns) => {
+                let v = ns.value();
+                if !meta_str(&v, "deletionTimestamp").is_empty()
+                    || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+                {
+                    Err(ApiError::forbidden(format!(
+                        "unable to create new content in namespace {namespace} because it is being terminated"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Creates an object. `namespace` is the request's namespace (for namespaced resources).
+    pub async fn create(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        check_type(resource, &obj)?;
+        // Namespace: the object's must agree with the request's.
+        let body_ns = meta_str(&obj, "namespace").to_string();
+        if resource.namespaced {
+            let ns = namespace.unwrap_or("");
+            if !body_ns.is_empty() && body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            meta_mut(&mut obj).insert("namespace".into(), Value::String(ns.to_string()));
+        } else {
+            meta_mut(&mut obj).remove("namespace");
+        }
+        // Name, or one generated from generateName.
+        let generate = meta_str(&obj, "generateName").to_string();
+        if meta_str(&obj, "name").is_empty() && !generate.is_empty() {
+            meta_mut(&mut obj).insert("name".into(), Value::String(format!("{generate}{}", name_suffix())));
+        }
+        // Fields the server owns.
+        {
+            let m = meta_mut(&mut obj);
+            m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            m.insert("creationTimestamp".into(), Value::String(now()));
+            for f in ["resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                m.remove(f);
+            }
+            if resource.has_generation {
+                m.insert("generation".into(), json!(1));
+            }
+        }
+        strategy::prepare_for_create(resource, &mut obj);
+        self.admission_create(resource, &mut obj)?;
+        let (mut obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
+        if resource.namespaced {
+            self.check_namespace(namespace.unwrap_or(""))?;
+        }
+        let name = meta_str(&obj, "name").to_string();
+        crate::managed::record(None, &mut obj, &opts.field_manager, "Update", &resource.api_version(), None);
+        if opts.dry_run {
+            return Ok(Written { object: obj, warnings, created: true });
+        }
+        let key = resource.key(namespace.unwrap_or(""), &name);
+        let kv = match self.store.create(&key, encode_for_store(&obj)).await {
+            Ok(kv) => kv,
+            Err(StoreError::AlreadyExists { .. }) => {
+                return Err(ApiError::already_exists(resource.group, resource.plural, &name))
+            }
+            Err(e) => return Err(store_err(e)),
+        };
+        set_rv(&mut obj, kv.mod_revision);
+        if resource.kind == "Namespace" && resource.group.is_empty() {
+            self.ensure_default_service_account(&name).await;
+        }
+        Ok(Written { object: obj, warnings, created: true })
+    }
+
+    /// Admission on create: service account, pod priority, service cluster IP.
+    fn admission_create(&self, resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+        match (resource.group, resource.kind) {
+            ("", "Pod") => self.admit_pod_priority(obj),
+            _ => Ok(()),
+        }
+    }
+
+    /// Upstream's Priority admission: resolve `priorityClassName` (or the global default) into
+    /// `spec.priority` and `spec.preemptionPolicy`.
+    fn admit_pod_priority(&self, pod: &mut Value) -> Result<(), ApiError> {
+        let pcs = res("scheduling.k8s.io", "priorityclasses");
+        let class_name = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();
+        let class = if class_name.is_empty() {
+            let (all, _) = self.cache.list(pcs, &pcs.key_prefix(), None);
+            all.into_iter().map(|c| c.value()).find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
+        } else {
+            match self.cache.get(pcs, &pcs.key("", &class_name)) {
+                Some(c) => Some(c.value()),
+                None => {
+                    return Err(ApiError::forbidden(format!(
+                        "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
+                        meta_str(pod, "name")
+                    )))
+                }
+            }
+        };
+        let (value, policy, name) = match &class {
+            Some(c) => (
+                c.get("value").and_then(Value::as_i64).unwrap_or(0),
+                c.get("preemptionPolicy").and_then(Value::as_str).unwrap_or("PreemptLowerPriority").to_string(),
+                meta_str(c, "name").to_string(),
+            ),
+            None => (0, "PreemptLowerPriority".to_string(), String::new()),
+        };
+        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+            if let Some(p) = spec.get("priority").and_then(Value::as_i64) {
+                if p != value {
+                    return Err(ApiError::forbidden(format!(
+                        "pods \"{}\" is forbidden: the integer value of priority ({p}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name",
+                        meta_str(pod, "name")
+                    )));
+                }
+            }
+            spec.insert("priority".into(), json!(value));
+            if !spec.contains_key("preemptionPolicy") {
+                spec.insert("preemptionPolicy".into(), json!(policy));
+            }
+            if !name.is_empty() && class_name.is_empty() {
+                spec.insert("priorityClassName".into(), json!(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every namespace has a `default` service account (upstream's serviceaccount controller).
+    pub async fn ensure_default_service_account(&self, namespace: &str) {
+        let sa = res("", "serviceaccounts");
+        let obj = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
+        let opts = WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Ignore,
+            field_manager: "skiff-controller-manager".into(),
+        };
+        match Box::pin(self.create(sa, Some(namespace), obj, &opts)).await {
+            Ok(_) => {}
+            Err(e) if e.reason == "AlreadyExists" => {}
+            Err(e) => tracing::warn!(namespace, error = %e, "could not create the default service account"),
+        }
+    }
+
+    /// Read-modify-write of one object with optimistic concurrency: `change` gets the current object and
+    /// returns the new one. A conflict with a concurrent writer retries, unless the new object names a
+    /// resourceVersion of its own (the client's precondition), which then fails with 409.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_with<F>(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+        operation: &str,
+        mut change: F,
+    ) -> Result<Written, ApiError>
+    where
+        F: FnMut(Option<&Value>) -> Result<Value, ApiError>,
+    {
+        let key = Self::key(resource, namespace, name);
+        let status = subresource == Some("status");
+        for _attempt in 0..32 {
+            let current = self.store.get(&key).await.map_err(store_err)?;
+            let Some(kv) = current else {
+                // Create on update for kinds that allow it (events, leases), as upstream.
+                if subresource.is_none() && allow_create_on_update(resource) {
+                    let obj = change(None)?;
+                    return self.create(resource, namespace, obj, opts).await;
+                }
+                return Err(ApiError::not_found(resource.group, resource.plural, name));
+            };
+            let old = decode_kv(&kv)?;
+            let mut new = change(Some(&old))?;
+            check_type(resource, &new)?;
+            // The name and namespace come from the URL.
+            let body_name = meta_str(&new, "name").to_string();
+            if !body_name.is_empty() && body_name != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            let body_ns = meta_str(&new, "namespace").to_string();
+            if resource.namespaced && !body_ns.is_empty() && Some(body_ns.as_str()) != namespace {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            // Optimistic concurrency: a resourceVersion in the body must be the current one.
+            let sent_rv = meta_str(&new, "resourceVersion").to_string();
+            let precondition = !sent_rv.is_empty();
+            if precondition && sent_rv != kv.mod_revision.to_string() {
+                return Err(ApiError::stale(resource.group, resource.plural, name));
+            }
+            {
+                let old_meta = meta(&old).cloned().unwrap_or_default();
+                let m = meta_mut(&mut new);
+                m.insert("name".into(), Value::String(name.to_string()));
+                if let Some(ns) = namespace.filter(|_| resource.namespaced) {
+                    m.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+                for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                    match old_meta.get(f) {
+                        Some(v) => m.insert(f.into(), v.clone()),
+                        None => m.remove(f),
+                    };
+                }
+                m.remove("selfLink");
+            }
+            strategy::prepare_for_update(resource, &mut new, &old, status);
+            if resource.kind == "Namespace" && subresource != Some("finalize") {
+                // Only namespaces/finalize may change spec.finalizers.
+                match old.pointer("/spec/finalizers").cloned() {
+                    Some(f) => new["spec"]["finalizers"] = f,
+                    None => {
+                        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                            spec.remove("finalizers");
+                        }
+                    }
+                }
+            }
+            if resource.kind == "Pod" {
+                preserve_pod_priority(&mut new, &old);
+            }
+            let op = if status { Op::StatusUpdate } else { Op::Update };
+            let (mut new, warnings) = strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
+            set_rv(&mut new, kv.mod_revision);
+            if resource.has_generation && !status && new.get("spec") != old.get("spec") {
+                let g = meta(&old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+                meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+            }
+            crate::managed::record(Some(&old), &mut new, &opts.field_manager, operation, &resource.api_version(), subresource);
+            if without_managed_time(&new) == without_managed_time(&old) {
+                // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
+                return Ok(Written { object: old, warnings, created: false });
+            }
+            // An object being deleted whose last finalizer is gone is removed now.
+            let deleting = !meta_str(&new, "deletionTimestamp").is_empty();
+            if deleting && all_finalizers(resource, &new).is_empty() && !pod_awaits_kubelet(resource, &new) {
+                if opts.dry_run {
+                    return Ok(Written { object: new, warnings, created: false });
+                }
+                match self.store.delete(&key, Some(kv.mod_revision)).await {
+                    Ok(del) => {
+                        set_rv(&mut new, del.mod_revision);
+                        return Ok(Written { object: new, warnings, created: false });
+                    }
+                    Err(StoreError::Conflict { .. }) if !precondition => continue,
+                    Err(StoreError::Conflict { .. }) => {
+                        return Err(ApiError::stale(resource.group, resource.plural, name))
+                    }
+                    Err(StoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(store_err(e)),
+                }
+            }
+            if opts.dry_run {
+                return Ok(Written { object: new, warnings, created: false });
+            }
+            match self.store.update(&key, encode_for_store(&new), kv.mod_revision).await {
+                Ok(done) => {
+                    set_rv(&mut new, done.mod_revision);
+                    return Ok(Written { object: new, warnings, created: false });
+                }
+                Err(StoreError::Conflict { .. }) if !precondition => continue,
+                Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource.group, resource.plural, name)),
+                Err(StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(ApiError::conflict(resource.group, resource.plural, name, "too many concurrent modifications; try again"))
+    }
+
+    /// Deletes an object: at once, or gracefully (pods on a node get a deletionTimestamp and are removed
+    /// when their kubelet confirms), or once its finalizers are gone.
+    pub async fn delete(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let key = Self::key(resource, namespace, name);
+        for _attempt in 0..32 {
+            let Some(kv) = self.store.get(&key).await.map_err(store_err)? else {
+                return Err(ApiError::not_found(resource.group, resource.plural, name));
+            };
+            let mut obj = decode_kv(&kv)?;
+            if let Some(uid) = &opts.precondition_uid {
+                let cur = meta_str(&obj, "uid");
+                if uid != cur {
+                    return Err(ApiError::conflict(
+                        resource.group,
+                        resource.plural,
+                        name,
+                        &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {cur}"),
+                    ));
+                }
+            }
+            if let Some(rv) = &opts.precondition_rv {
+                if *rv != kv.mod_revision.to_string() {
+                    return Err(ApiError::conflict(
+                        resource.group,
+                        resource.plural,
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                            kv.mod_revision
+                        ),
+                    ));
+                }
+            }
+            let already_deleting = !meta_str(&obj, "deletionTimestamp").is_empty();
+            let grace = grace_period(resource, &obj, opts);
+            let mut fins = finalizers(&obj);
+            match opts.propagation_policy.as_deref() {
+                Some("Foreground") if !already_deleting && !fins.iter().any(|f| f == "foregroundDeletion") => {
+                    fins.push("foregroundDeletion".into())
+                }
+                Some("Orphan") if !already_deleting && !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
+                _ => {}
+            }
+            let is_namespace = resource.kind == "Namespace" && resource.group.is_empty();
+            let graceful = grace > 0 || !fins.is_empty() || (is_namespace && !all_finalizers(resource, &obj).is_empty());
+            if graceful {
+                // Set (or shorten) the deletion timestamp and keep the object.
+                let cur_grace = meta(&obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64);
+                if already_deleting && cur_grace.is_some_and(|g| g <= grace) && fins == finalizers(&obj) {
+                    return Ok(obj);
+                }
+                let when = Utc::now() + chrono::Duration::seconds(grace.max(0));
+                {
+                    let m = meta_mut(&mut obj);
+                    if !already_deleting || cur_grace.is_some_and(|g| grace < g) {
+                        m.insert("deletionTimestamp".into(), json!(when.to_rfc3339_opts(SecondsFormat::Secs, true)));
+                    }
+                    m.insert("deletionGracePeriodSeconds".into(), json!(grace.max(0)));
+                    if !fins.is_empty() {
+                        m.insert("finalizers".into(), json!(fins));
+                    }
+                }
+                if is_namespace {
+                    if let Some(o) = obj.as_object_mut() {
+                        o.insert("status".into(), json!({"phase": "Terminating"}));
+                    }
+                }
+                if opts.dry_run {
+                    return Ok(obj);
+                }
+                match self.store.update(&key, encode_for_store(&obj), kv.mod_revision).await {
+                    Ok(done) => {
+                        set_rv(&mut obj, done.mod_revision);
+                        return Ok(obj);
+                    }
+                    Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(store_err(e)),
+                }
+            }
+            if opts.dry_run {
+                return Ok(obj);
+            }
+            match self.store.delete(&key, Some(kv.mod_revision)).await {
+                Ok(done) => {
+                    set_rv(&mut obj, done.mod_revision);
+                    return Ok(obj);
+                }
+                Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(ApiError::conflict(resource.group, resource.plural, name, "too many concurrent modifications; try again"))
+    }
+}
+
+/// The apiVersion and kind in a body, when present, must be the resource's.
+fn check_type(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
+    let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if (!kind.is_empty() && kind != resource.kind) || (!av.is_empty() && av != resource.api_version()) {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            resource.api_version()
+        ))
+        .with_kind_message(resource, kind));
+    }
+    Ok(())
+}
+
+trait KindMessage {
+    fn with_kind_message(self, resource: &Resource, kind: &str) -> Self;
+}
+
+impl KindMessage for ApiError {
+    fn with_kind_message(mut self, resource: &Resource, kind: &str) -> Self {
+        if !kind.is_empty() && kind != resource.kind {
+            self.message = format!("{kind} in version \"{}\" cannot be handled as a {}: no kind \"{kind}\" is registered for version \"{}\"", resource.version, resource.kind, resource.api_version());
+        }
+        self
+    }
+}
+
+fn allow_create_on_update(resource: &Resource) -> bool {
+    matches!((resource.group, resource.kind), ("", "Event") | ("events.k8s.io", "Event") | ("coordination.k8s.io", "Lease"))
+}
+
+/// Finalizers that hold an object being deleted: `metadata.finalizers`, and for namespaces also
+/// `spec.finalizers` (the namespace controller's `kubernetes`).
+fn all_finalizers(resource: &Resource, obj: &Value) -> Vec<String> {
+    let mut f = finalizers(obj);
+    if resource.kind == "Namespace" && resource.group.is_empty() {
+        if let Some(a) = obj.pointer("/spec/finalizers").and_then(Value::as_array) {
+            f.extend(a.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    f
+}
+
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    meta(obj)
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A pod that was given a deletion timestamp with a grace period stays until its kubelet confirms.
+fn pod_awaits_kubelet(resource: &Resource, obj: &Value) -> bool {
+    resource.kind == "Pod"
+        && resource.group.is_empty()
+        && meta(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) > 0
+}
+
+/// The grace period of a delete: pods on a node get theirs (options, else the pod's own, else 30 s);
+/// everything else is deleted at once.
+fn grace_period(resource: &Resource, obj: &Value, opts: &DeleteOptions) -> i64 {
+    if resource.kind != "Pod" || !resource.group.is_empty() {
+        return 0;
+    }
+    let on_node = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+    let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    if !on_node || phase == "Succeeded" || phase == "Failed" {
+        return 0;
+    }
+    let grace = opts
+        .grace_period_seconds
+        .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+        .unwrap_or(30);
+    // A negative grace period means "immediately" (upstream treats it as 1 for a running pod).
+    if grace < 0 {
+        1
+    } else {
+        grace
+    }
+}
+
+/// Priority is set once at creation by admission; updates keep it.
+fn preserve_pod_priority(new: &mut Value, old: &Value) {
+    for f in ["priority", "preemptionPolicy", "priorityClassName"] {
+        if let (Some(v), Some(spec)) = (old.pointer(&format!("/spec/{f}")).cloned(), new.get_mut("spec").and_then(Value::as_object_mut)) {
+            spec.entry(f).or_insert(v);
+        }
+    }
+}
+
+/// The object without managedFields timestamps, to recognise no-op writes.
+fn without_managed_time(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(mf) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+        for e in mf {
+            if let Some(o) = e.as_object_mut() {
+                o.remove("time");
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,363 @@
+//! The watch cache: the API server's in-memory copy of every stored object, fed by one store watch.
+//!
+//! LIST is served from here (never by scanning revisions in the database), and every committed change is
+//! turned into one [`CacheEvent`] whose object is encoded to JSON once and shared by every watcher
+//! (`bytes::Bytes`). A ring of recent events lets a watch start at any recent `resourceVersion`; older ones
+//! get 410 Expired, as upstream. On start the ring is refilled from the store's history, so a client that
+//! resumes a watch after a server restart misses nothing.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use skiff_api::resources::{Resource, RESOURCES};
+use skiff_store::{Event, EventKind, Revision, Store, StoreError};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// One object as the cache holds it.
+#[derive(Debug)]
+pub struct CachedObject {
+    pub key: String,
+    pub rv: Revision,
+    /// The object's JSON with `metadata.resourceVersion` set.
+    pub json: Bytes,
+    pub namespace: String,
+    pub name: String,
+    pub labels: Map<String, Value>,
+    /// Values of the fields this resource supports in field selectors (besides name and namespace).
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl CachedObject {
+    /// Builds the cached form of a stored value at revision `rv`.
+    pub fn build(resource: &Resource, key: &str, rv: Revision, raw: &[u8]) -> Option<CachedObject> {
+        let mut value: Value = serde_json::from_slice(raw).ok()?;
+        let meta = value.get_mut("metadata")?.as_object_mut()?;
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let labels = meta.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let fields = selectable_fields(resource)
+            .iter()
+            .map(|f| (*f, skiff_api::fields::object_field(&value, f).unwrap_or("").to_string()))
+            .collect();
+        let json = Bytes::from(serde_json::to_vec(&value).ok()?);
+        Some(CachedObject { key: key.to_string(), rv, json, namespace, name, labels, fields })
+    }
+
+    /// The value of a selectable field (`metadata.name`, `spec.nodeName`, ...).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match name {
+            "metadata.name" => Some(&self.name),
+            "metadata.namespace" => Some(&self.namespace),
+            _ => self.fields.iter().find(|(f, _)| *f == name).map(|(_, v)| v.as_str()),
+        }
+    }
+
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+/// The fields, besides `metadata.name` and `metadata.namespace`, that a resource supports in field
+/// selectors (upstream's per-resource `GetAttrs`/field label conversion functions).
+pub fn selectable_fields(resource: &Resource) -> &'static [&'static str] {
+    match (resource.group, resource.kind) {
+        ("", "Pod") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("", "Event") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("events.k8s.io", "Event") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "Node") => &["spec.unschedulable"],
+        ("", "Namespace") => &["status.phase"],
+        ("", "Secret") => &["type"],
+        ("apps", "ReplicaSet") => &["status.replicas"],
+        _ => &[],
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug)]
+pub struct CacheEvent {
+    pub rv: Revision,
+    pub type_: EventType,
+    /// The storage name of the resource (`pods`, `services/specs`).
+    pub storage: &'static str,
+    pub object: Arc<CachedObject>,
+    pub prev: Option<Arc<CachedObject>>,
+}
+
+struct Inner {
+    objects: HashMap<&'static str, BTreeMap<String, Arc<CachedObject>>>,
+    history: VecDeque<Arc<CacheEvent>>,
+    capacity: usize,
+    /// Every event with a revision above this one is in `history`.
+    oldest: Revision,
+    rev: Revision,
+}
+
+/// Why a watch could not start.
+#[derive(Debug)]
+pub enum WatchStartError {
+    TooOld { requested: Revision, oldest: Revision },
+}
+
+/// The start of a watch: what to send first, then the live channel.
+pub struct WatchStart {
+    pub initial: Vec<Arc<CacheEvent>>,
+    pub live: broadcast::Receiver<Arc<CacheEvent>>,
+    /// The cache revision at the moment the watch started.
+    pub rev: Revision,
+}
+
+pub struct WatchCache {
+    inner: RwLock<Inner>,
+    tx: broadcast::Sender<Arc<CacheEvent>>,
+    rev_tx: watch::Sender<Revision>,
+}
+
+/// The storage name of the resource a key belongs to.
+fn storage_of(key: &str) -> Option<&'static Resource> {
+    let rest = key.strip_prefix("/registry/")?;
+    RESOURCES
+        .iter()
+        .find(|r| rest.len() > r.storage.len() && rest.starts_with(r.storage) && rest.as_bytes()[r.storage.len()] == b'/')
+}
+
+impl WatchCache {
+    /// Loads every object from the store, refills the event ring from the store's history, and keeps
+    /// following the store. Returns once the cache is current.
+    pub async fn start(store: Arc<dyn Store>, capacity: usize) -> Result<Arc<WatchCache>, StoreError> {
+        let list = store.list("/registry/", None, None).await?;
+        let mut objects: HashMap<&'static str, BTreeMap<String, Arc<CachedObject>>> = HashMap::new();
+        for kv in &list.kvs {
+            let Some(res) = storage_of(&kv.key) else { continue };
+            if let Some(obj) = CachedObject::build(res, &kv.key, kv.mod_revision, &kv.value) {
+                objects.entry(res.storage).or_default().insert(kv.key.clone(), Arc::new(obj));
+            }
+        }
+        let rev = list.revision;
+        let (tx, _) = broadcast::channel(8192);
+        let (rev_tx, _) = watch::channel(rev);
+        let cache = Arc::new(WatchCache {
+            inner: RwLock::new(Inner { objects, history: VecDeque::new(), capacity, oldest: rev, rev }),
+            tx,
+            rev_tx,
+        });
+        // Refill the ring with recent history (as far back as compaction and capacity allow).
+        let from = (rev - capacity as i64).max(store.compacted_revision()).max(0);
+        let mut stream = match store.watch("/registry/", from).await {
+            Ok(s) => s,
+            Err(StoreError::Compacted { .. }) => store.watch("/registry/", rev).await?,
+            Err(e) => return Err(e),
+        };
+        let follower = cache.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let mut ready_tx = Some(ready_tx);
+        if from >= rev {
+            if let Some(tx) = ready_tx.take() {
+                let _ = tx.send(());
+            }
+        }
+        follower.inner.write().expect("cache lock").oldest = from;
+        tokio::spawn(async move {
+            while let Some(batch) = stream.recv().await {
+                match batch {
+                    Ok(events) => {
+                        follower.apply(&events, rev);
+                        if follower.revision() >= rev {
+                            if let Some(tx) = ready_tx.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "watch cache lost its store watch");
+                        break;
+                    }
+                }
+            }
+        });
+        let _ = ready_rx.await;
+        Ok(cache)
+    }
+
+    /// Applies a batch of store events. Events at or below `loaded` only refill the history ring (the
+    /// object map already reflects them).
+    fn apply(&self, events: &[Event], loaded: Revision) {
+        let mut inner = self.inner.write().expect("cache lock");
+        for ev in events {
+            let rv = ev.revision();
+            if rv <= inner.rev && rv > loaded {
+                continue; // already applied
+            }
+            let Some(res) = storage_of(&ev.kv.key) else {
+                inner.rev = inner.rev.max(rv);
+                continue;
+            };
+            let Some(obj) = CachedObject::build(res, &ev.kv.key, rv, &ev.kv.value) else {
+                tracing::warn!(key = %ev.kv.key, "undecodable stored object skipped");
+                inner.rev = inner.rev.max(rv);
+                continue;
+            };
+            let obj = Arc::new(obj);
+            let prev = ev.prev.as_ref().and_then(|p| CachedObject::build(res, &p.key, p.mod_revision, &p.value));
+            let type_ = match (ev.kind, &ev.prev) {
+                (EventKind::Delete, _) => EventType::Deleted,
+                (EventKind::Put, None) => EventType::Added,
+                (EventKind::Put, Some(_)) => EventType::Modified,
+            };
+            if rv > loaded {
+                let map = inner.objects.entry(res.storage).or_default();
+                match type_ {
+                    EventType::Deleted => {
+                        map.remove(&ev.kv.key);
+                    }
+                    _ => {
+                        map.insert(ev.kv.key.clone(), obj.clone());
+                    }
+                }
+                inner.rev = rv;
+            }
+            let event = Arc::new(CacheEvent { rv, type_, storage: res.storage, object: obj, prev: prev.map(Arc::new) });
+            if inner.history.len() >= inner.capacity {
+                if let Some(old) = inner.history.pop_front() {
+                    inner.oldest = old.rv;
+                }
+            }
+            inner.history.push_back(event.clone());
+            if rv > loaded {
+                let _ = self.tx.send(event);
+            }
+        }
+        let rev = inner.rev;
+        drop(inner);
+        self.rev_tx.send_replace(rev);
+    }
+
+    /// The revision the cache reflects.
+    pub fn revision(&self) -> Revision {
+        self.inner.read().expect("cache lock").rev
+    }
+
+    /// Waits until the cache reflects revision `rev`; false on timeout.
+    pub async fn wait_for(&self, rev: Revision, timeout: Duration) -> bool {
+        let mut rx = self.rev_tx.subscribe();
+        let reached = matches!(tokio::time::timeout(timeout, rx.wait_for(|r| *r >= rev)).await, Ok(Ok(_)));
+        reached
+    }
+
+    /// The objects under a key prefix (a resource, or one namespace of it), in key order.
+    pub fn list(&self, resource: &Resource, prefix: &str, start_after: Option<&str>) -> (Vec<Arc<CachedObject>>, Revision) {
+        let inner = self.inner.read().expect("cache lock");
+        let mut out = Vec::new();
+        if let Some(map) = inner.objects.get(resource.storage) {
+            let lower = match start_after {
+                Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
+                _ => std::ops::Bound::Included(prefix.to_string()),
+            };
+            for (k, v) in map.range((lower, std::ops::Bound::Unbounded)) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                out.push(v.clone());
+            }
+        }
+        (out, inner.rev)
+    }
+
+    /// One object by key.
+    pub fn get(&self, resource: &Resource, key: &str) -> Option<Arc<CachedObject>> {
+        self.inner.read().expect("cache lock").objects.get(resource.storage)?.get(key).cloned()
+    }
+
+    /// Number of objects of a resource (for metrics).
+    pub fn count(&self, resource: &Resource) -> usize {
+        self.inner.read().expect("cache lock").objects.get(resource.storage).map_or(0, |m| m.len())
+    }
+
+    /// Starts a watch of one resource's storage. `from`: `None` sends the current state as ADDED events
+    /// first (resourceVersion "" or "0"); `Some(rv)` replays every event after `rv`.
+    pub fn watch(&self, resource: &Resource, prefix: &str, from: Option<Revision>) -> Result<WatchStart, WatchStartError> {
+        let inner = self.inner.read().expect("cache lock");
+        let live = self.tx.subscribe();
+        let mut initial = Vec::new();
+        match from {
+            None => {
+                if let Some(map) = inner.objects.get(resource.storage) {
+                    for (k, v) in map.range(prefix.to_string()..) {
+                        if !k.starts_with(prefix) {
+                            break;
+                        }
+                        initial.push(Arc::new(CacheEvent {
+                            rv: v.rv,
+                            type_: EventType::Added,
+                            storage: resource.storage,
+                            object: v.clone(),
+                            prev: None,
+                        }));
+                    }
+                }
+            }
+            Some(rv) => {
+                if rv < inner.oldest {
+                    return Err(WatchStartError::TooOld { requested: rv, oldest: inner.oldest });
+                }
+                let start = inner.history.partition_point(|e| e.rv <= rv);
+                initial.extend(
+                    inner.history.range(start..).filter(|e| e.storage == resource.storage && e.object.key.starts_with(prefix)).cloned(),
+                );
+            }
+        }
+        Ok(WatchStart { initial, live, rev: inner.rev })
+    }
+}

@@ -1,0 +1,159 @@
+//! Test harness: starts a real `skiff server` process on a free loopback port with its own data dir, and
+//! runs the real `kubectl` against it with a fresh discovery cache.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn skiff_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_skiff")
+}
+
+impl Server {
+    /// Starts a server in a new data dir.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir)
+    }
+
+    /// Starts a server on an existing data dir (to test restarts).
+    pub fn start_in(dir: tempfile::TempDir) -> Server {
+        let kubeconfig = dir.path().join("admin.kubeconfig");
+        let _ = std::fs::remove_file(&kubeconfig);
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(skiff_bin())
+            .args(["server", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn skiff server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            if let Ok(text) = std::fs::read_to_string(&kubeconfig) {
+                if let Some(line) = text.lines().find(|l| l.trim_start().starts_with("server:")) {
+                    break line.trim_start().trim_start_matches("server:").trim().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "skiff server did not write its kubeconfig: {}", Self::log_of(dir.path()));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Server { dir, url, kubeconfig, cache: tempfile::tempdir().expect("cache dir"), child: Some(child) }
+    }
+
+    fn log_of(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        Self::log_of(self.dir.path())
+    }
+
+    /// The host:port the server listens on.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// Runs kubectl with this server's kubeconfig and a fresh-per-server discovery cache.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_stdin(args, None)
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(self.cache.path()).args(args);
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("kubectl on PATH");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("kubectl runs")
+    }
+
+    /// Runs kubectl and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\nstdout: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl and expects failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Writes a manifest into the data dir and returns its path.
+    pub fn manifest(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write manifest");
+        p.to_string_lossy().into_owned()
+    }
+
+    /// Kills the server with SIGKILL (no clean shutdown) and returns its data dir.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        dir
+    }
+
+    /// Stops the server with SIGTERM and waits for it; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else { return false };
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout`.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

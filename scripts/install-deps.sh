@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Skiff's build and tests need on a fresh Debian machine (run as root).
+# - Debian packages by name (protobuf-compiler for the protobuf bindings, python3-venv for the client tests);
+# - the official Python Kubernetes client (PyPI `kubernetes`) into .venv for the client tests.
+# kubectl itself comes with the machine (a dispatcher on PATH that runs the release matching the server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(ca-certificates python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
+
+# The Python client, pinned to the version the wire reference was measured with.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import kubernetes' 2>/dev/null; then
+  .venv/bin/pip install -q 'kubernetes==37.0.2'
+fi
+
+command -v kubectl >/dev/null || { echo "kubectl is not on PATH" >&2; exit 1; }
