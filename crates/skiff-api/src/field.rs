@@ -124,6 +124,10 @@ impl FieldError {
     pub fn duplicate(path: &Path, value: &str) -> Self {
         Self::new(ErrorType::Duplicate, path, Some(quote(value)), "")
     }
+    /// A duplicate whose value is already rendered (numbers, structs printed as upstream prints them).
+    pub fn duplicate_raw(path: &Path, value: impl fmt::Display) -> Self {
+        Self::new(ErrorType::Duplicate, path, Some(value.to_string()), "")
+    }
     pub fn not_found(path: &Path, value: &str) -> Self {
         Self::new(ErrorType::NotFound, path, Some(quote(value)), "")
     }

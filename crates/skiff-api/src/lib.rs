@@ -5,7 +5,16 @@
 //! apply), defaulting and validation with field paths, server-side Tables, and `Status` errors.
 
 pub mod field;
+pub mod resources;
 pub mod status;
+pub mod quantity;
+pub mod names;
+pub mod defaults;
+pub mod validation;
+pub mod table;
+pub mod labels;
+pub mod fields;
+pub mod patch;
 
 pub use field::{ErrorList, FieldError, Path};
 pub use status::ApiError;

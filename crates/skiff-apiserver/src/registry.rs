@@ -157,24 +157,27 @@ impl Registry {
         Ok(self.cache.list(resource, &prefix, start_after))
     }
 
-    /// Checks that a namespaced object may be created in `namespace` (upstream NamespaceLifecycle).
-    fn check_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+    /// Checks that a namespaced object may be created in `namespace` (upstream NamespaceLifecycle). The
+    /// cache answers when it knows the namespace; otherwise the store does, so that a namespace created a
+    /// moment ago is seen.
+    async fn check_namespace(&self, namespace: &str) -> Result<(), ApiError> {
         let ns_res = res("", "namespaces");
-        match self.cache.get(ns_res, &ns_res.key("", namespace)) {
-            None => Err(ApiError::not_found("", "namespaces", namespace)),
-            Some(ns) => {
-                let v = ns.value();
-                if !meta_str(&v, "deletionTimestamp").is_empty()
-                    || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-                {
-                    Err(ApiError::forbidden(format!(
-                        "unable to create new content in namespace {namespace} because it is being terminated"
-                    )))
-                } else {
-                    Ok(())
-                }
-            }
+        let key = ns_res.key("", namespace);
+        let ns = match self.cache.get(ns_res, &key) {
+            Some(ns) => ns.value(),
+            None => match self.store.get(&key).await.map_err(store_err)? {
+                Some(kv) => decode_kv(&kv)?,
+                None => return Err(ApiError::not_found("", "namespaces", namespace)),
+            },
+        };
+        if !meta_str(&ns, "deletionTimestamp").is_empty()
+            || ns.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+        {
+            return Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            )));
         }
+        Ok(())
     }
 
     /// Creates an object. `namespace` is the request's namespace (for namespaced resources).
@@ -220,7 +223,7 @@ impl Registry {
         self.admission_create(resource, &mut obj)?;
         let (mut obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
         if resource.namespaced {
-            self.check_namespace(namespace.unwrap_or(""))?;
+            self.check_namespace(namespace.unwrap_or("")).await?;
         }
         let name = meta_str(&obj, "name").to_string();
         crate::managed::record(None, &mut obj, &opts.field_manager, "Update", &resource.api_version(), None);

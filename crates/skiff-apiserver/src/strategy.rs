@@ -16,6 +16,10 @@ use skiff_api::{defaults, validation, ApiError, ErrorList};
 /// The typed behaviour of one kind.
 pub trait Admit: serde::de::DeserializeOwned + serde::Serialize {
     fn default(&mut self) {}
+    /// Defaulting of an updated object (upstream applies versioned defaults only, not create-time ones).
+    fn default_update(&mut self) {
+        self.default()
+    }
     fn validate(&self, _namespaced: bool) -> ErrorList {
         Vec::new()
     }
@@ -44,7 +48,10 @@ fn run<T: Admit>(
     fv: FieldValidation,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let (mut obj, warnings) = typed::<T>(resource, value, fv)?;
-    obj.default();
+    match op {
+        Op::Create => obj.default(),
+        Op::Update | Op::StatusUpdate => obj.default_update(),
+    }
     let errs = match (op, old) {
         (Op::Create, _) | (_, None) => obj.validate(resource.namespaced),
         (Op::Update, Some(old)) => {
@@ -174,6 +181,9 @@ impl Admit for Pod {
     fn default(&mut self) {
         defaults::pod(self)
     }
+    fn default_update(&mut self) {
+        defaults::pod_versioned(self)
+    }
     fn validate(&self, _namespaced: bool) -> ErrorList {
         validation::pod(self)
     }
@@ -184,3 +194,65 @@ impl Admit for Pod {
         validation::pod_status_update(self, old)
     }
 }
+
+impl Admit for Namespace {
+    fn default(&mut self) {
+        defaults::namespace(self)
+    }
+    fn default_update(&mut self) {
+        defaults::namespace_update(self)
+    }
+    fn validate(&self, _namespaced: bool) -> ErrorList {
+        validation::namespace(self)
+    }
+    fn validate_update(&self, old: &Self, _namespaced: bool) -> ErrorList {
+        validation::namespace_update(self, old)
+    }
+}
+
+/// Kinds whose hooks are one defaulting function and a create/update validation pair.
+macro_rules! admit {
+    ($ty:ty, $default:path, $validate:path, $validate_update:path) => {
+        impl Admit for $ty {
+            fn default(&mut self) {
+                $default(self)
+            }
+            fn validate(&self, _namespaced: bool) -> ErrorList {
+                $validate(self)
+            }
+            fn validate_update(&self, old: &Self, _namespaced: bool) -> ErrorList {
+                $validate_update(self, old)
+            }
+        }
+    };
+}
+
+admit!(Node, defaults::node, validation::node, validation::node_update);
+admit!(Event, defaults::event, validation::event, validation::event_update);
+admit!(ConfigMap, noop, validation::config_map, validation::config_map_update);
+admit!(Secret, defaults::secret, validation::secret, validation::secret_update);
+admit!(Service, defaults::service, validation::service, validation::service_update);
+admit!(Deployment, defaults::deployment, validation::deployment, validation::deployment_update);
+admit!(ReplicaSet, defaults::replica_set, validation::replica_set, validation::replica_set_update);
+admit!(Lease, defaults::lease, validation::lease, validation::lease_update);
+admit!(PriorityClass, defaults::priority_class, validation::priority_class, validation::priority_class_update);
+
+fn noop<T>(_: &mut T) {}
+
+impl Admit for ServiceAccount {
+    fn validate(&self, namespaced: bool) -> ErrorList {
+        validation::object_meta(
+            &self.metadata,
+            namespaced,
+            skiff_api::names::name_is_dns_subdomain,
+            &skiff_api::Path::new("metadata"),
+        )
+    }
+    fn validate_update(&self, old: &Self, namespaced: bool) -> ErrorList {
+        let mut errs = validation::object_meta_update(&self.metadata, &old.metadata, &skiff_api::Path::new("metadata"));
+        errs.extend(self.validate(namespaced));
+        errs
+    }
+}
+
+impl Admit for k8s_openapi::api::events::v1::Event {}

@@ -133,11 +133,19 @@ fn replace_label_annotate_patch() {
     assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.27");
     assert_eq!(pod["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
 
-    let replaced = POD.replace("nginx:1.25", "nginx:1.28");
-    let rf = s.manifest("r.yaml", &replaced);
+    // `replace` takes the whole object, as `kubectl get -o yaml` gives it.
+    let live = s.ok(&["get", "pod", "web", "-o", "yaml"]);
+    let rf = s.manifest("r.yaml", &live.replace("nginx:1.27", "nginx:1.28"));
     assert_eq!(s.ok(&["replace", "-f", &rf]).trim(), "pod/web replaced");
     let pod = json(&s.ok(&["get", "pod", "web", "-o", "json"]));
     assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.28");
+    // A stale resourceVersion is a conflict.
+    let err = s.fails(&["replace", "-f", &rf]);
+    assert!(err.contains("Error from server (Conflict)") && err.contains("the object has been modified"), "{err}");
+    // A manifest without the server's defaults changes immutable fields: refused as upstream does.
+    let bare = s.manifest("bare.yaml", &POD.replace("nginx:1.25", "nginx:1.29"));
+    let err = s.fails(&["replace", "-f", &bare]);
+    assert!(err.contains("The Pod \"web\" is invalid"), "{err}");
 
     // A forbidden change of an immutable field.
     let err = s.fails(&["patch", "pod", "web", "-p", r#"{"spec":{"restartPolicy":"Never"}}"#]);
