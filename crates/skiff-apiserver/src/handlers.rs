@@ -375,7 +375,6 @@ async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
 
 /// Applies a patch document of the given type to an object.
 pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> Result<Value, ApiError> {
-    let invalid = |e: String| ApiError::new(422, "Invalid", e);
     match pt {
         PatchType::Merge => {
             if !patch.is_object() {
@@ -390,7 +389,7 @@ pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> R
                 return Err(ApiError::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
             }
             let mut v = old.clone();
-            skiff_api::patch::json::apply(&mut v, patch).map_err(|e| invalid(e.to_string()))?;
+            skiff_api::patch::json::apply(&mut v, patch).map_err(|e| e.to_api_error())?;
             Ok(v)
         }
         PatchType::Strategic => {
@@ -398,7 +397,7 @@ pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> R
                 return Err(ApiError::bad_request("json: cannot unmarshal into Go value of type map[string]interface {}"));
             }
             let ty = skiff_api::patch::schema::root_type(r.group, r.kind);
-            skiff_api::patch::strategic::apply(old, patch, ty).map_err(|e| invalid(e.to_string()))
+            skiff_api::patch::strategic::apply(old, patch, ty).map_err(|e| e.to_api_error())
         }
         PatchType::Apply => unreachable!("apply patches are handled by server-side apply"),
     }
