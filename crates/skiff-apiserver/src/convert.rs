@@ -32,8 +32,14 @@ pub fn storage_resource(r: &'static Resource) -> &'static Resource {
     }
 }
 
-fn rename(obj: Value, pairs: impl Iterator<Item = (&'static str, &'static str)>, api_version: &str) -> Value {
-    let Value::Object(mut m) = obj else { return obj };
+fn rename(
+    obj: Value,
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+    api_version: &str,
+) -> Value {
+    let Value::Object(mut m) = obj else {
+        return obj;
+    };
     let mut out = Map::new();
     out.insert("kind".into(), json!("Event"));
     out.insert("apiVersion".into(), json!(api_version));
@@ -42,7 +48,11 @@ fn rename(obj: Value, pairs: impl Iterator<Item = (&'static str, &'static str)>,
         if k == "kind" || k == "apiVersion" {
             continue;
         }
-        let name = pairs.iter().find(|(from, _)| *from == k).map(|(_, to)| to.to_string()).unwrap_or(k);
+        let name = pairs
+            .iter()
+            .find(|(from, _)| *from == k)
+            .map(|(_, to)| to.to_string())
+            .unwrap_or(k);
         out.insert(name, v);
     }
     Value::Object(out)
@@ -51,7 +61,11 @@ fn rename(obj: Value, pairs: impl Iterator<Item = (&'static str, &'static str)>,
 /// An object as the request's resource presents it.
 pub fn for_output(r: &Resource, obj: Value) -> Value {
     if needs_conversion(r) {
-        rename(obj, EVENT_FIELDS.iter().map(|(new, old)| (*old, *new)), "events.k8s.io/v1")
+        rename(
+            obj,
+            EVENT_FIELDS.iter().map(|(new, old)| (*old, *new)),
+            "events.k8s.io/v1",
+        )
     } else {
         obj
     }
@@ -69,14 +83,24 @@ pub fn for_storage(
     }
     let (ev, warnings) = typed::<k8s_openapi::api::events::v1::Event>(r, obj, fv)?;
     let v = serde_json::to_value(ev).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((storage_resource(r), rename(v, EVENT_FIELDS.iter().copied(), "v1"), warnings))
+    Ok((
+        storage_resource(r),
+        rename(v, EVENT_FIELDS.iter().copied(), "v1"),
+        warnings,
+    ))
 }
 
 /// The autoscaling/v1 Scale of a Deployment or ReplicaSet.
 pub fn scale_of(obj: &Value) -> Value {
     let m = obj.get("metadata").cloned().unwrap_or(json!({}));
     let mut meta = Map::new();
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = m.get(f) {
             meta.insert(f.into(), v.clone());
         }

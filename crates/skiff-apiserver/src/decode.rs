@@ -34,8 +34,9 @@ impl FieldValidation {
 /// Decodes a create/update body into a JSON value.
 pub fn body_to_value(body: &[u8], body_type: BodyType) -> Result<Value, ApiError> {
     let value = match body_type {
-        BodyType::Json => serde_json::from_slice::<Value>(body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
+        BodyType::Json => serde_json::from_slice::<Value>(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })?,
         BodyType::Yaml => yaml_to_value(body)?,
         BodyType::Protobuf => skiff_protobuf::decode(body)
             .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}")))?,
@@ -52,7 +53,8 @@ pub fn body_to_value(body: &[u8], body_type: BodyType) -> Result<Value, ApiError
 pub fn yaml_to_value(body: &[u8]) -> Result<Value, ApiError> {
     let y: serde_yaml::Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}")))?;
-    serde_json::to_value(y).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+    serde_json::to_value(y)
+        .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }
 
 /// The unknown fields of `sent` compared with `decoded` (what the typed object encodes back to), as
@@ -70,7 +72,11 @@ fn walk(sent: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
                 if v.is_null() {
                     continue;
                 }
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match d.get(k) {
                     Some(dv) => walk(v, dv, child, out),
                     None => out.push(child),
@@ -89,7 +95,11 @@ fn walk(sent: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
 
 /// Decodes a JSON value into the typed object `T`, honouring `fieldValidation`. Returns the typed object
 /// and the warnings to send (`unknown field "spec.foo"`).
-pub fn typed<T>(resource: &Resource, mut value: Value, fv: FieldValidation) -> Result<(T, Vec<String>), ApiError>
+pub fn typed<T>(
+    resource: &Resource,
+    mut value: Value,
+    fv: FieldValidation,
+) -> Result<(T, Vec<String>), ApiError>
 where
     T: serde::de::DeserializeOwned + serde::Serialize,
 {
@@ -112,8 +122,14 @@ where
         let unknown = unknown_fields(&value, &back);
         if !unknown.is_empty() {
             if fv == FieldValidation::Strict {
-                let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-                return Err(cannot(format!("strict decoding error: {}", list.join(", "))));
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                return Err(cannot(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
             }
             warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
         }
@@ -130,20 +146,27 @@ mod tests {
     fn finds_unknown_fields_with_upstream_paths() {
         let sent = json!({"spec": {"foo": 1, "containers": [{"name": "a", "bogus": true}]}, "metadata": {"creationTimestamp": null}});
         let decoded = json!({"spec": {"containers": [{"name": "a"}]}, "metadata": {}});
-        assert_eq!(unknown_fields(&sent, &decoded), vec!["spec.foo", "spec.containers[0].bogus"]);
+        assert_eq!(
+            unknown_fields(&sent, &decoded),
+            vec!["spec.foo", "spec.containers[0].bogus"]
+        );
     }
 
     #[test]
     fn strict_decoding_error_message() {
         let pods = skiff_api::resources::find("", "v1", "pods").unwrap();
         let v = json!({"metadata": {"name": "x"}, "spec": {"foo": 1, "containers": [{"name": "a", "image": "i", "bogus": 1}]}});
-        let err = typed::<k8s_openapi::api::core::v1::Pod>(pods, v.clone(), FieldValidation::Strict).err().unwrap();
+        let err =
+            typed::<k8s_openapi::api::core::v1::Pod>(pods, v.clone(), FieldValidation::Strict)
+                .err()
+                .unwrap();
         assert_eq!(err.code, 400);
         assert_eq!(
             err.message,
             "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.foo\", unknown field \"spec.containers[0].bogus\""
         );
-        let (_, warnings) = typed::<k8s_openapi::api::core::v1::Pod>(pods, v, FieldValidation::Warn).unwrap();
+        let (_, warnings) =
+            typed::<k8s_openapi::api::core::v1::Pod>(pods, v, FieldValidation::Warn).unwrap();
         assert_eq!(warnings.len(), 2);
     }
 }

@@ -7,13 +7,16 @@ use skiff_api::resources::{self, Resource, RESOURCES};
 use std::sync::OnceLock;
 
 /// The Content-Type aggregated discovery must carry, or kubectl ignores the body.
-pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether the client asked for aggregated discovery.
 pub fn wants_aggregated(accept: Option<&str>) -> bool {
     accept.unwrap_or("").split(',').any(|item| {
         let params: Vec<&str> = item.split(';').skip(1).map(str::trim).collect();
-        params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"g=apidiscovery.k8s.io") && params.contains(&"v=v2")
+        params.contains(&"as=APIGroupDiscoveryList")
+            && params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
     })
 }
 
@@ -74,7 +77,11 @@ fn legacy_group(group: &str, version: &str) -> Value {
 
 /// `APIResourceList` of one group/version, with subresources as `pods/status` entries.
 fn resource_list(group: &str, version: &str) -> Value {
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut out = Vec::new();
     let mut res: Vec<&Resource> = resources::in_group_version(group, version).collect();
     res.sort_by_key(|r| r.plural);
@@ -108,12 +115,17 @@ struct Docs {
 fn docs() -> &'static Docs {
     static DOCS: OnceLock<Docs> = OnceLock::new();
     DOCS.get_or_init(|| {
-        let groups: Vec<Value> =
-            resources::groups().into_iter().filter(|(g, _)| !g.is_empty()).map(|(g, v)| legacy_group(g, v)).collect();
+        let groups: Vec<Value> = resources::groups()
+            .into_iter()
+            .filter(|(g, _)| !g.is_empty())
+            .map(|(g, v)| legacy_group(g, v))
+            .collect();
         Docs {
             api_aggregated: enc(&aggregated(true)),
             apis_aggregated: enc(&aggregated(false)),
-            apis_legacy: enc(&json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})),
+            apis_legacy: enc(
+                &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+            ),
         }
     })
 }
@@ -143,7 +155,9 @@ pub fn apis(aggregated: bool) -> (Bytes, &'static str) {
 
 /// `/apis/{group}`.
 pub fn group(group: &str) -> Option<Bytes> {
-    let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == group && !g.is_empty())?;
+    let (g, v) = resources::groups()
+        .into_iter()
+        .find(|(g, _)| *g == group && !g.is_empty())?;
     let mut doc = legacy_group(g, v);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
@@ -152,7 +166,10 @@ pub fn group(group: &str) -> Option<Bytes> {
 
 /// `/api/v1` or `/apis/{group}/{version}`.
 pub fn group_version(group: &str, version: &str) -> Option<Bytes> {
-    RESOURCES.iter().any(|r| r.group == group && r.version == version).then(|| enc(&resource_list(group, version)))
+    RESOURCES
+        .iter()
+        .any(|r| r.group == group && r.version == version)
+        .then(|| enc(&resource_list(group, version)))
 }
 
 #[cfg(test)]
@@ -170,10 +187,20 @@ mod tests {
     #[test]
     fn pods_have_response_kind_and_short_names() {
         let v: Value = serde_json::from_slice(&api(true, "x").0).unwrap();
-        let pods = &v["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods").unwrap().clone();
+        let pods = &v["items"][0]["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "pods")
+            .unwrap()
+            .clone();
         assert_eq!(pods["responseKind"]["kind"], "Pod");
         assert_eq!(pods["shortNames"][0], "po");
         let l: Value = serde_json::from_slice(&group_version("apps", "v1").unwrap()).unwrap();
-        assert!(l["resources"].as_array().unwrap().iter().any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling"));
+        assert!(l["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling"));
     }
 }

@@ -34,18 +34,44 @@ pub fn error_reply(e: &ApiError) -> Reply {
 }
 
 /// Encodes a value in the representation the client asked for.
-pub fn object_reply(code: u16, obj: &Value, output: Output, resource: &Resource, warnings: &[String]) -> Reply {
+pub fn object_reply(
+    code: u16,
+    obj: &Value,
+    output: Output,
+    resource: &Resource,
+    warnings: &[String],
+) -> Reply {
     let (body, ct) = match output {
-        Output::Yaml => (Bytes::from(serde_yaml::to_string(obj).unwrap_or_default()), "application/yaml"),
+        Output::Yaml => (
+            Bytes::from(serde_yaml::to_string(obj).unwrap_or_default()),
+            "application/yaml",
+        ),
         Output::Table => {
             let rv = meta_str(obj, "resourceVersion").to_string();
-            let t = table::table(resource.group, resource.kind, [obj], &rv, None, table::IncludeObject::Metadata, chrono::Utc::now());
-            (Bytes::from(serde_json::to_vec(&t).unwrap_or_default()), "application/json")
+            let t = table::table(
+                resource.group,
+                resource.kind,
+                [obj],
+                &rv,
+                None,
+                table::IncludeObject::Metadata,
+                chrono::Utc::now(),
+            );
+            (
+                Bytes::from(serde_json::to_vec(&t).unwrap_or_default()),
+                "application/json",
+            )
         }
-        Output::PartialObjectMetadata | Output::PartialObjectMetadataList => {
-            (Bytes::from(serde_json::to_vec(&table::partial_object_metadata(obj)).unwrap_or_default()), "application/json")
-        }
-        Output::Json => (Bytes::from(serde_json::to_vec(obj).unwrap_or_default()), "application/json"),
+        Output::PartialObjectMetadata | Output::PartialObjectMetadataList => (
+            Bytes::from(
+                serde_json::to_vec(&table::partial_object_metadata(obj)).unwrap_or_default(),
+            ),
+            "application/json",
+        ),
+        Output::Json => (
+            Bytes::from(serde_json::to_vec(obj).unwrap_or_default()),
+            "application/json",
+        ),
     };
     let mut r = json_bytes(code, body, ct);
     add_warnings(r.headers_mut(), warnings);
@@ -83,18 +109,27 @@ impl Call<'_> {
             None | Some("") => false,
             Some("All") => true,
             Some(other) => {
-                return Err(ApiError::bad_request(format!("Invalid dry run value: {other:?}: supported values: \"All\"")))
+                return Err(ApiError::bad_request(format!(
+                    "Invalid dry run value: {other:?}: supported values: \"All\""
+                )))
             }
         };
         let field_manager = match self.query.non_empty("fieldManager") {
             Some(m) if m.len() > 128 => {
-                return Err(ApiError::bad_request("fieldManager: Too long: may not be more than 128 bytes"))
+                return Err(ApiError::bad_request(
+                    "fieldManager: Too long: may not be more than 128 bytes",
+                ))
             }
             Some(m) => m.to_string(),
             None => {
                 // Upstream derives a manager from the user agent's program name.
                 let ua = self.header("user-agent").unwrap_or("");
-                ua.split('/').next().unwrap_or("").chars().take(128).collect()
+                ua.split('/')
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(128)
+                    .collect()
             }
         };
         Ok(WriteOptions {
@@ -115,7 +150,10 @@ fn verb_allowed(resource: &Resource, verb: &str) -> Result<(), ApiError> {
     if resource.has_verb(verb) {
         Ok(())
     } else {
-        Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({verb} {})", resource.plural)))
+        Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({verb} {})",
+            resource.plural
+        )))
     }
 }
 
@@ -141,7 +179,11 @@ pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
     let sub = call.req.subresource.clone();
     if let Some(s) = &sub {
         if r.subresource(s).is_none() {
-            return Err(ApiError::not_found(r.group, &format!("{}/{s}", r.plural), call.req.name.as_deref().unwrap_or("")));
+            return Err(ApiError::not_found(
+                r.group,
+                &format!("{}/{s}", r.plural),
+                call.req.name.as_deref().unwrap_or(""),
+            ));
         }
     }
     match (call.method.clone(), call.req.name.clone(), sub.as_deref()) {
@@ -157,11 +199,23 @@ pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
         (Method::GET, Some(name), None | Some("status")) => {
             verb_allowed(r, "get")?;
             let obj = call.registry().get(r, call.namespace(), &name).await?;
-            Ok(object_reply(200, &convert::for_output(r, obj), call.output()?, r, &[]))
+            Ok(object_reply(
+                200,
+                &convert::for_output(r, obj),
+                call.output()?,
+                r,
+                &[],
+            ))
         }
         (Method::GET, Some(name), Some("scale")) => {
             let obj = call.registry().get(r, call.namespace(), &name).await?;
-            Ok(object_reply(200, &convert::scale_of(&obj), Output::Json, r, &[]))
+            Ok(object_reply(
+                200,
+                &convert::scale_of(&obj),
+                Output::Json,
+                r,
+                &[],
+            ))
         }
         (Method::GET, Some(_), Some("log")) => Err(ApiError::bad_request(
             "logs are served by the node agent; this pod's node has none yet",
@@ -203,18 +257,26 @@ pub struct Selectors {
 
 impl Selectors {
     pub fn parse(resource: &Resource, q: &Query) -> Result<Selectors, ApiError> {
-        let labels = match q.non_empty("labelSelector") {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?),
-            None => None,
-        };
+        let labels =
+            match q.non_empty("labelSelector") {
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match q.non_empty("fieldSelector") {
             Some(s) => {
                 let f = FieldSelector::parse(s).map_err(ApiError::bad_request)?;
                 let supported = crate::watchcache::selectable_fields(resource);
                 for req in f.requirements() {
                     let field = req.field.as_str();
-                    if field != "metadata.name" && field != "metadata.namespace" && !supported.contains(&field) {
-                        return Err(ApiError::bad_request(format!("field label not supported: {field}")));
+                    if field != "metadata.name"
+                        && field != "metadata.namespace"
+                        && !supported.contains(&field)
+                    {
+                        return Err(ApiError::bad_request(format!(
+                            "field label not supported: {field}"
+                        )));
                     }
                 }
                 Some(f)
@@ -225,7 +287,11 @@ impl Selectors {
     }
 
     pub fn matches(&self, o: &CachedObject) -> bool {
-        self.labels.as_ref().is_none_or(|l| l.matches(&o.labels)) && self.fields.as_ref().is_none_or(|f| f.matches(|name| o.field(name)))
+        self.labels.as_ref().is_none_or(|l| l.matches(&o.labels))
+            && self
+                .fields
+                .as_ref()
+                .is_none_or(|f| f.matches(|name| o.field(name)))
     }
 }
 
@@ -240,46 +306,80 @@ async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let output = call.output()?;
     let sel = Selectors::parse(r, &call.query)?;
-    let limit = call.query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+    let limit = call
+        .query
+        .int("limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
     let start_after = match call.query.non_empty("continue") {
         Some(tok) => {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(tok)
                 .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(tok))
-                .map_err(|_| ApiError::bad_request("continue key is not valid: illegal base64 data"))?;
+                .map_err(|_| {
+                    ApiError::bad_request("continue key is not valid: illegal base64 data")
+                })?;
             let t: ContinueToken = serde_json::from_slice(&raw)
                 .map_err(|_| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
             Some(t.start)
         }
         None => None,
     };
-    let rv_param = if start_after.is_some() { Some("0") } else { call.query.get("resourceVersion") };
-    let (objs, rev) = call.registry().list(r, call.namespace(), rv_param, start_after.as_deref()).await?;
+    let rv_param = if start_after.is_some() {
+        Some("0")
+    } else {
+        call.query.get("resourceVersion")
+    };
+    let (objs, rev) = call
+        .registry()
+        .list(r, call.namespace(), rv_param, start_after.as_deref())
+        .await?;
     let mut items: Vec<&Arc<CachedObject>> = objs.iter().filter(|o| sel.matches(o)).collect();
     let mut cont = None;
     if let Some(limit) = limit {
         if items.len() > limit {
             items.truncate(limit);
             let last = items.last().map(|o| o.key.clone()).unwrap_or_default();
-            let tok = ContinueToken { v: "meta.k8s.io/v1".into(), rv: rev, start: last };
-            cont = Some(base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&tok).unwrap_or_default()));
+            let tok = ContinueToken {
+                v: "meta.k8s.io/v1".into(),
+                rv: rev,
+                start: last,
+            };
+            cont = Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(serde_json::to_vec(&tok).unwrap_or_default()),
+            );
         }
     }
     let rv = rev.to_string();
     let body = match output {
         Output::Table => {
-            let values: Vec<Value> = items.iter().map(|o| convert::for_output(r, o.value())).collect();
+            let values: Vec<Value> = items
+                .iter()
+                .map(|o| convert::for_output(r, o.value()))
+                .collect();
             let refs: Vec<&Value> = values.iter().collect();
             let include = match call.query.get("includeObject") {
                 Some("None") => table::IncludeObject::None,
                 Some("Object") => table::IncludeObject::Object,
                 _ => table::IncludeObject::Metadata,
             };
-            let t = table::table(r.group, r.kind, refs.iter().copied(), &rv, cont.as_deref(), include, chrono::Utc::now());
+            let t = table::table(
+                r.group,
+                r.kind,
+                refs.iter().copied(),
+                &rv,
+                cont.as_deref(),
+                include,
+                chrono::Utc::now(),
+            );
             Bytes::from(serde_json::to_vec(&t).unwrap_or_default())
         }
         Output::PartialObjectMetadata | Output::PartialObjectMetadataList => {
-            let items: Vec<Value> = items.iter().map(|o| table::partial_object_metadata(&o.value())).collect();
+            let items: Vec<Value> = items
+                .iter()
+                .map(|o| table::partial_object_metadata(&o.value()))
+                .collect();
             let mut meta = json!({"resourceVersion": rv});
             if let Some(c) = &cont {
                 meta["continue"] = json!(c);
@@ -288,13 +388,21 @@ async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
             Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
         }
         Output::Yaml => {
-            let items: Vec<Value> = items.iter().map(|o| convert::for_output(r, o.value())).collect();
+            let items: Vec<Value> = items
+                .iter()
+                .map(|o| convert::for_output(r, o.value()))
+                .collect();
             let v = list_value(r, &rv, cont.as_deref(), items);
             Bytes::from(serde_yaml::to_string(&v).unwrap_or_default())
         }
         Output::Json if convert::needs_conversion(r) => {
-            let items: Vec<Value> = items.iter().map(|o| convert::for_output(r, o.value())).collect();
-            Bytes::from(serde_json::to_vec(&list_value(r, &rv, cont.as_deref(), items)).unwrap_or_default())
+            let items: Vec<Value> = items
+                .iter()
+                .map(|o| convert::for_output(r, o.value()))
+                .collect();
+            Bytes::from(
+                serde_json::to_vec(&list_value(r, &rv, cont.as_deref(), items)).unwrap_or_default(),
+            )
         }
         Output::Json => {
             // Splice the cached encodings: no object is decoded or encoded again.
@@ -315,7 +423,11 @@ async fn list(call: &Call<'_>) -> Result<Reply, ApiError> {
             b.freeze()
         }
     };
-    let ct = if output == Output::Yaml { "application/yaml" } else { "application/json" };
+    let ct = if output == Output::Yaml {
+        "application/yaml"
+    } else {
+        "application/json"
+    };
     Ok(json_bytes(200, body, ct))
 }
 
@@ -338,11 +450,23 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     let opts = call.write_options()?;
     let obj = body_object(call)?;
     let (storage_res, obj, extra_warnings) = convert::for_storage(r, obj, opts.field_validation)?;
-    let Written { object, mut warnings, created } =
-        call.registry().create(storage_res, call.namespace(), obj, &opts).await?;
+    let Written {
+        object,
+        mut warnings,
+        created,
+    } = call
+        .registry()
+        .create(storage_res, call.namespace(), obj, &opts)
+        .await?;
     warnings.extend(extra_warnings);
     let code = if created { 201 } else { 200 };
-    Ok(object_reply(code, &convert::for_output(r, object), call.output()?, r, &warnings))
+    Ok(object_reply(
+        code,
+        &convert::for_output(r, object),
+        call.output()?,
+        r,
+        &warnings,
+    ))
 }
 
 async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
@@ -354,31 +478,55 @@ async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let finalize = call.req.subresource.as_deref() == Some("finalize");
     let w = call
         .registry()
-        .update_with(storage_res, call.namespace(), name, sub, &opts, "Update", |old| {
-            let mut new = obj.clone();
-            if finalize {
-                // namespaces/finalize changes only spec.finalizers.
-                if let Some(old) = old {
-                    let fins = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
-                    new = old.clone();
-                    new["spec"]["finalizers"] = fins;
+        .update_with(
+            storage_res,
+            call.namespace(),
+            name,
+            sub,
+            &opts,
+            "Update",
+            |old| {
+                let mut new = obj.clone();
+                if finalize {
+                    // namespaces/finalize changes only spec.finalizers.
+                    if let Some(old) = old {
+                        let fins = new
+                            .pointer("/spec/finalizers")
+                            .cloned()
+                            .unwrap_or(json!([]));
+                        new = old.clone();
+                        new["spec"]["finalizers"] = fins;
+                    }
                 }
-            }
-            Ok(new)
-        })
+                Ok(new)
+            },
+        )
         .await?;
     let mut warnings = w.warnings;
     warnings.extend(extra_warnings);
     let code = if w.created { 201 } else { 200 };
-    Ok(object_reply(code, &convert::for_output(r, w.object), call.output()?, r, &warnings))
+    Ok(object_reply(
+        code,
+        &convert::for_output(r, w.object),
+        call.output()?,
+        r,
+        &warnings,
+    ))
 }
 
 /// Applies a patch document of the given type to an object.
-pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    r: &Resource,
+    pt: PatchType,
+    old: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     match pt {
         PatchType::Merge => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("json: cannot unmarshal into Go value of type map[string]interface {}"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal into Go value of type map[string]interface {}",
+                ));
             }
             let mut v = old.clone();
             skiff_api::patch::merge::apply(&mut v, patch);
@@ -386,7 +534,9 @@ pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> R
         }
         PatchType::Json => {
             if !patch.is_array() {
-                return Err(ApiError::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+                ));
             }
             let mut v = old.clone();
             skiff_api::patch::json::apply(&mut v, patch).map_err(|e| e.to_api_error())?;
@@ -394,7 +544,9 @@ pub fn apply_patch(r: &Resource, pt: PatchType, old: &Value, patch: &Value) -> R
         }
         PatchType::Strategic => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("json: cannot unmarshal into Go value of type map[string]interface {}"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal into Go value of type map[string]interface {}",
+                ));
             }
             let ty = skiff_api::patch::schema::root_type(r.group, r.kind);
             skiff_api::patch::strategic::apply(old, patch, ty).map_err(|e| e.to_api_error())
@@ -410,7 +562,8 @@ async fn patch(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let patch: Value = if pt == PatchType::Apply {
         decode::yaml_to_value(&call.body)?
     } else {
-        serde_json::from_slice(&call.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
+        serde_json::from_slice(&call.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
     };
     let sub = call.req.subresource.as_deref().filter(|s| *s == "status");
     if pt == PatchType::Apply {
@@ -426,18 +579,34 @@ async fn patch(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let mut warnings_out = Vec::new();
     let w = call
         .registry()
-        .update_with(storage_res, call.namespace(), name, sub, &opts, "Update", |old| {
-            let Some(old) = old else { return Err(ApiError::not_found(r.group, r.plural, name)) };
-            let external = convert::for_output(r, old.clone());
-            let patched = apply_patch(r, pt, &external, &patch)?;
-            let (_, obj, w) = convert::for_storage(r, patched, fv)?;
-            warnings_out = w;
-            Ok(obj)
-        })
+        .update_with(
+            storage_res,
+            call.namespace(),
+            name,
+            sub,
+            &opts,
+            "Update",
+            |old| {
+                let Some(old) = old else {
+                    return Err(ApiError::not_found(r.group, r.plural, name));
+                };
+                let external = convert::for_output(r, old.clone());
+                let patched = apply_patch(r, pt, &external, &patch)?;
+                let (_, obj, w) = convert::for_storage(r, patched, fv)?;
+                warnings_out = w;
+                Ok(obj)
+            },
+        )
         .await?;
     let mut warnings = w.warnings;
     warnings.extend(warnings_out);
-    Ok(object_reply(200, &convert::for_output(r, w.object), call.output()?, r, &warnings))
+    Ok(object_reply(
+        200,
+        &convert::for_output(r, w.object),
+        call.output()?,
+        r,
+        &warnings,
+    ))
 }
 
 /// Parses DeleteOptions from the body (kubectl) and the query (Python, curl).
@@ -451,9 +620,18 @@ fn delete_options(call: &Call<'_>) -> Result<DeleteOptions, ApiError> {
             return Err(ApiError::bad_request("DeleteOptions must be an object"));
         }
         o.grace_period_seconds = v.get("gracePeriodSeconds").and_then(Value::as_i64);
-        o.propagation_policy = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
-        o.precondition_uid = v.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-        o.precondition_rv = v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+        o.propagation_policy = v
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.precondition_uid = v
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.precondition_rv = v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if let Some(d) = v.get("dryRun").and_then(Value::as_array) {
             o.dry_run = d.iter().any(|x| x == "All");
         }
@@ -469,11 +647,16 @@ fn delete_options(call: &Call<'_>) -> Result<DeleteOptions, ApiError> {
     }
     if let Some(p) = &o.propagation_policy {
         if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::invalid("", "DeleteOptions", "", &[skiff_api::FieldError::not_supported(
-                &skiff_api::Path::new("propagationPolicy"),
-                p,
-                &["Foreground", "Background", "Orphan", "nil"],
-            )]));
+            return Err(ApiError::invalid(
+                "",
+                "DeleteOptions",
+                "",
+                &[skiff_api::FieldError::not_supported(
+                    &skiff_api::Path::new("propagationPolicy"),
+                    p,
+                    &["Foreground", "Background", "Orphan", "nil"],
+                )],
+            ));
         }
     }
     Ok(o)
@@ -482,19 +665,39 @@ fn delete_options(call: &Call<'_>) -> Result<DeleteOptions, ApiError> {
 async fn delete(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let opts = delete_options(call)?;
-    let obj = call.registry().delete(convert::storage_resource(r), call.namespace(), name, &opts).await?;
-    Ok(object_reply(200, &convert::for_output(r, obj), Output::Json, r, &[]))
+    let obj = call
+        .registry()
+        .delete(convert::storage_resource(r), call.namespace(), name, &opts)
+        .await?;
+    Ok(object_reply(
+        200,
+        &convert::for_output(r, obj),
+        Output::Json,
+        r,
+        &[],
+    ))
 }
 
 async fn delete_collection(call: &Call<'_>) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let opts = delete_options(call)?;
     let sel = Selectors::parse(r, &call.query)?;
-    let (objs, rev) = call.registry().list(r, call.namespace(), None, None).await?;
+    let (objs, rev) = call
+        .registry()
+        .list(r, call.namespace(), None, None)
+        .await?;
     let mut deleted = Vec::new();
     for o in objs.iter().filter(|o| sel.matches(o)) {
-        let ns = if r.namespaced { Some(o.namespace.as_str()) } else { None };
-        match call.registry().delete(convert::storage_resource(r), ns, &o.name, &opts).await {
+        let ns = if r.namespaced {
+            Some(o.namespace.as_str())
+        } else {
+            None
+        };
+        match call
+            .registry()
+            .delete(convert::storage_resource(r), ns, &o.name, &opts)
+            .await
+        {
             Ok(v) => deleted.push(convert::for_output(r, v)),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
@@ -508,12 +711,26 @@ async fn delete_collection(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn bind(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let binding = body_object(call)?;
-    let target = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let target = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let body_name = meta_str(&binding, "name");
     if !body_name.is_empty() && body_name != name {
-        return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
     }
-    do_bind(call.registry(), r, call.namespace(), name, &target, &call.write_options()?).await
+    do_bind(
+        call.registry(),
+        r,
+        call.namespace(),
+        name,
+        &target,
+        &call.write_options()?,
+    )
+    .await
 }
 
 pub async fn do_bind(
@@ -525,20 +742,40 @@ pub async fn do_bind(
     opts: &WriteOptions,
 ) -> Result<Reply, ApiError> {
     if target.is_empty() {
-        return Err(ApiError::invalid("", "Binding", name, &[skiff_api::FieldError::required(
-            &skiff_api::Path::new("target").child("name"),
+        return Err(ApiError::invalid(
             "",
-        )]));
+            "Binding",
+            name,
+            &[skiff_api::FieldError::required(
+                &skiff_api::Path::new("target").child("name"),
+                "",
+            )],
+        ));
     }
     let now = crate::registry::now();
     reg.update_with(r, namespace, name, None, opts, "Update", |old| {
-        let Some(old) = old else { return Err(ApiError::not_found("", "pods", name)) };
+        let Some(old) = old else {
+            return Err(ApiError::not_found("", "pods", name));
+        };
         if !meta_str(old, "deletionTimestamp").is_empty() {
-            return Err(ApiError::conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host"));
+            return Err(ApiError::conflict(
+                "",
+                "pods",
+                name,
+                "pod is being deleted, cannot be assigned to a host",
+            ));
         }
-        let cur = old.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let cur = old
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !cur.is_empty() {
-            return Err(ApiError::conflict("", "pods", name, &format!("pod {name} is already assigned to node \"{cur}\"")));
+            return Err(ApiError::conflict(
+                "",
+                "pods",
+                name,
+                &format!("pod {name} is already assigned to node \"{cur}\""),
+            ));
         }
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!(target);
@@ -557,7 +794,11 @@ pub async fn do_bind(
     })
     .await?;
     let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
-    Ok(json_bytes(201, Bytes::from(serde_json::to_vec(&status).unwrap_or_default()), "application/json"))
+    Ok(json_bytes(
+        201,
+        Bytes::from(serde_json::to_vec(&status).unwrap_or_default()),
+        "application/json",
+    ))
 }
 
 /// `deployments/{name}/scale` and `replicasets/{name}/scale`: an autoscaling/v1 Scale view of
@@ -572,15 +813,22 @@ async fn scale(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let w = call
         .registry()
         .update_with(r, call.namespace(), name, None, &opts, "Update", |old| {
-            let Some(old) = old else { return Err(ApiError::not_found(r.group, r.plural, name)) };
+            let Some(old) = old else {
+                return Err(ApiError::not_found(r.group, r.plural, name));
+            };
             let cur = convert::scale_of(old);
             let new_scale = if method == Method::PUT {
                 let bt = negotiation::body_type(ct.as_deref())?;
                 decode::body_to_value(&body, bt)?
             } else {
                 let pt = negotiation::patch_type(ct.as_deref())?;
-                let patch: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-                let scale_res = skiff_api::resources::Resource { kind: "Scale", group: "autoscaling", ..*r };
+                let patch: Value = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                let scale_res = skiff_api::resources::Resource {
+                    kind: "Scale",
+                    group: "autoscaling",
+                    ..*r
+                };
                 apply_patch(&scale_res, pt, &cur, &patch)?
             };
             let sent_rv = meta_str(&new_scale, "resourceVersion");
@@ -589,18 +837,32 @@ async fn scale(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
             }
             let replicas = match new_scale.pointer("/spec/replicas") {
                 None => 0,
-                Some(v) => v.as_i64().filter(|n| *n >= 0 && *n <= i32::MAX as i64).ok_or_else(|| {
-                    ApiError::invalid("autoscaling", "Scale", name, &[skiff_api::FieldError::invalid_raw(
-                        &skiff_api::Path::new("spec").child("replicas"),
-                        v,
-                        "must be greater than or equal to 0",
-                    )])
-                })?,
+                Some(v) => v
+                    .as_i64()
+                    .filter(|n| *n >= 0 && *n <= i32::MAX as i64)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "autoscaling",
+                            "Scale",
+                            name,
+                            &[skiff_api::FieldError::invalid_raw(
+                                &skiff_api::Path::new("spec").child("replicas"),
+                                v,
+                                "must be greater than or equal to 0",
+                            )],
+                        )
+                    })?,
             };
             let mut new = old.clone();
             new["spec"]["replicas"] = json!(replicas);
             Ok(new)
         })
         .await?;
-    Ok(object_reply(200, &convert::scale_of(&w.object), Output::Json, r, &w.warnings))
+    Ok(object_reply(
+        200,
+        &convert::scale_of(&w.object),
+        Output::Json,
+        r,
+        &w.warnings,
+    ))
 }

@@ -20,6 +20,7 @@ mod negotiation;
 pub mod registry;
 mod request;
 mod server;
+mod services;
 mod strategy;
 mod watch;
 pub mod watchcache;

@@ -6,11 +6,26 @@
 use serde_json::{json, Map, Value};
 
 /// Server-owned metadata that no manager owns.
-const SERVER_FIELDS: &[&str] =
-    &["uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"];
+const SERVER_FIELDS: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+];
 
 /// Records a write by `manager` into `new`'s managedFields.
-pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, operation: &str, api_version: &str, subresource: Option<&str>) {
+pub fn record(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    operation: &str,
+    api_version: &str,
+    subresource: Option<&str>,
+) {
     if manager.is_empty() {
         return;
     }
@@ -37,7 +52,12 @@ pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, operation: &s
         return;
     }
     let mut fields = pos
-        .and_then(|p| entries[p].get("fieldsV1").and_then(Value::as_object).cloned())
+        .and_then(|p| {
+            entries[p]
+                .get("fieldsV1")
+                .and_then(Value::as_object)
+                .cloned()
+        })
         .unwrap_or_default();
     merge_sets(&mut fields, &set);
     let mut entry = json!({
@@ -49,7 +69,10 @@ pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, operation: &s
         "fieldsV1": fields,
     });
     if !sub.is_empty() {
-        entry.as_object_mut().expect("object").insert("subresource".into(), json!(sub));
+        entry
+            .as_object_mut()
+            .expect("object")
+            .insert("subresource".into(), json!(sub));
     }
     match pos {
         Some(p) => entries[p] = entry,

@@ -6,8 +6,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upstream's request duration buckets.
-const BUCKETS: &[f64] =
-    &[0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
+const BUCKETS: &[f64] = &[
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
+    10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -27,14 +29,22 @@ impl Metrics {
     pub fn observe(&self, verb: &str, group: &str, resource: &str, code: u16, took: Duration) {
         {
             let mut r = self.requests.lock().expect("metrics lock");
-            *r.entry((verb.to_string(), group.to_string(), resource.to_string(), code)).or_default() += 1;
+            *r.entry((
+                verb.to_string(),
+                group.to_string(),
+                resource.to_string(),
+                code,
+            ))
+            .or_default() += 1;
         }
         if verb == "WATCH" {
             return;
         }
         let secs = took.as_secs_f64();
         let mut d = self.durations.lock().expect("metrics lock");
-        let h = d.entry((verb.to_string(), group.to_string(), resource.to_string())).or_default();
+        let h = d
+            .entry((verb.to_string(), group.to_string(), resource.to_string()))
+            .or_default();
         if h.counts.is_empty() {
             h.counts = vec![0; BUCKETS.len()];
         }
@@ -52,7 +62,8 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, group, resource and HTTP response code.\n");
         out.push_str("# TYPE apiserver_request_total counter\n");
-        for ((verb, group, resource, code), n) in self.requests.lock().expect("metrics lock").iter() {
+        for ((verb, group, resource, code), n) in self.requests.lock().expect("metrics lock").iter()
+        {
             out.push_str(&format!(
                 "apiserver_request_total{{code=\"{code}\",group=\"{group}\",resource=\"{resource}\",verb=\"{verb}\"}} {n}\n"
             ));
@@ -62,20 +73,36 @@ impl Metrics {
         for ((verb, group, resource), h) in self.durations.lock().expect("metrics lock").iter() {
             let labels = format!("group=\"{group}\",resource=\"{resource}\",verb=\"{verb}\"");
             for (i, b) in BUCKETS.iter().enumerate() {
-                out.push_str(&format!("apiserver_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}\n", h.counts[i]));
+                out.push_str(&format!(
+                    "apiserver_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}\n",
+                    h.counts[i]
+                ));
             }
-            out.push_str(&format!("apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n", h.count));
-            out.push_str(&format!("apiserver_request_duration_seconds_sum{{{labels}}} {}\n", h.sum));
-            out.push_str(&format!("apiserver_request_duration_seconds_count{{{labels}}} {}\n", h.count));
+            out.push_str(&format!(
+                "apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n",
+                h.count
+            ));
+            out.push_str(&format!(
+                "apiserver_request_duration_seconds_sum{{{labels}}} {}\n",
+                h.sum
+            ));
+            out.push_str(&format!(
+                "apiserver_request_duration_seconds_count{{{labels}}} {}\n",
+                h.count
+            ));
         }
         out.push_str("# HELP apiserver_storage_objects Number of stored objects at the time of last check split by kind.\n");
         out.push_str("# TYPE apiserver_storage_objects gauge\n");
         for (res, n) in objects {
-            out.push_str(&format!("apiserver_storage_objects{{resource=\"{res}\"}} {n}\n"));
+            out.push_str(&format!(
+                "apiserver_storage_objects{{resource=\"{res}\"}} {n}\n"
+            ));
         }
         out.push_str("# HELP skiff_store_compaction_lag_revisions Revisions of history kept above the compacted revision.\n");
         out.push_str("# TYPE skiff_store_compaction_lag_revisions gauge\n");
-        out.push_str(&format!("skiff_store_compaction_lag_revisions {compaction_lag}\n"));
+        out.push_str(&format!(
+            "skiff_store_compaction_lag_revisions {compaction_lag}\n"
+        ));
         out
     }
 }

@@ -18,7 +18,9 @@ pub enum Output {
 
 /// Picks the first acceptable media type in the client's order of preference.
 pub fn output(accept: Option<&str>) -> Result<Output, ApiError> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Output::Json) };
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Output::Json);
+    };
     for item in accept.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
@@ -46,9 +48,10 @@ pub fn output(accept: Option<&str>) -> Result<Output, ApiError> {
             (None, _) => {}
         }
         match media.as_str() {
-            "application/json" | "*/*" | "application/*" | "application/vnd.kubernetes.protobuf" => {
-                return Ok(Output::Json)
-            }
+            "application/json"
+            | "*/*"
+            | "application/*"
+            | "application/vnd.kubernetes.protobuf" => return Ok(Output::Json),
             "application/yaml" => return Ok(Output::Yaml),
             _ => continue,
         }
@@ -76,7 +79,13 @@ pub enum PatchType {
 }
 
 fn media_type(content_type: Option<&str>) -> String {
-    content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// The body type of a create/update; a missing Content-Type is JSON (the Python client sends none).
@@ -112,11 +121,17 @@ mod tests {
     fn kubectl_accept_headers() {
         let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
         assert_eq!(output(Some(table)).unwrap(), Output::Table);
-        assert_eq!(output(Some("application/vnd.kubernetes.protobuf,application/json")).unwrap(), Output::Json);
+        assert_eq!(
+            output(Some("application/vnd.kubernetes.protobuf,application/json")).unwrap(),
+            Output::Json
+        );
         assert_eq!(output(None).unwrap(), Output::Json);
         assert_eq!(output(Some("application/yaml")).unwrap(), Output::Yaml);
         assert!(output(Some("text/html")).is_err());
         assert_eq!(body_type(None).unwrap(), BodyType::Json);
-        assert_eq!(patch_type(Some("application/apply-patch+yaml")).unwrap(), PatchType::Apply);
+        assert_eq!(
+            patch_type(Some("application/apply-patch+yaml")).unwrap(),
+            PatchType::Apply
+        );
     }
 }

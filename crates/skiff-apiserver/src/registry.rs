@@ -28,7 +28,9 @@ pub fn now() -> String {
 fn name_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 pub fn meta(obj: &Value) -> Option<&Map<String, Value>> {
@@ -37,7 +39,9 @@ pub fn meta(obj: &Value) -> Option<&Map<String, Value>> {
 
 pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     let o = obj.as_object_mut().expect("objects are JSON objects");
-    let m = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let m = o
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !m.is_object() {
         *m = Value::Object(Map::new());
     }
@@ -45,7 +49,10 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
 }
 
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
-    meta(obj).and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+    meta(obj)
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn set_rv(obj: &mut Value, rv: i64) {
@@ -72,7 +79,9 @@ fn encode_for_store(obj: &Value) -> Bytes {
 
 fn store_err(e: StoreError) -> ApiError {
     match e {
-        StoreError::Closed => ApiError::new(503, "ServiceUnavailable", "the storage is shutting down"),
+        StoreError::Closed => {
+            ApiError::new(503, "ServiceUnavailable", "the storage is shutting down")
+        }
         other => ApiError::internal(other.to_string()),
     }
 }
@@ -106,10 +115,14 @@ pub struct Written {
 pub struct Registry {
     pub store: Arc<dyn Store>,
     pub cache: Arc<WatchCache>,
+    pub services: crate::services::Allocator,
 }
 
 fn res(group: &str, plural: &str) -> &'static Resource {
-    resources::RESOURCES.iter().find(|r| r.group == group && r.plural == plural).expect("resource in table")
+    resources::RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
+        .expect("resource in table")
 }
 
 impl Registry {
@@ -119,8 +132,18 @@ impl Registry {
     }
 
     /// Reads one object from the store (consistent read).
-    pub async fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
-        match self.store.get(&Self::key(resource, namespace, name)).await.map_err(store_err)? {
+    pub async fn get(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        match self
+            .store
+            .get(&Self::key(resource, namespace, name))
+            .await
+            .map_err(store_err)?
+        {
             Some(kv) => decode_kv(&kv),
             None => Err(ApiError::not_found(resource.group, resource.plural, name)),
         }
@@ -135,13 +158,14 @@ impl Registry {
         rv: Option<&str>,
         start_after: Option<&str>,
     ) -> Result<(Vec<Arc<CachedObject>>, i64), ApiError> {
-        let wanted = match rv {
-            None | Some("") => Some(self.store.current_revision().await.map_err(store_err)?),
-            Some("0") => None,
-            Some(n) => Some(n.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(format!("invalid resource version: {n:?}"))
-            })?),
-        };
+        let wanted =
+            match rv {
+                None | Some("") => Some(self.store.current_revision().await.map_err(store_err)?),
+                Some("0") => None,
+                Some(n) => Some(n.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {n:?}"))
+                })?),
+            };
         if let Some(w) = wanted {
             if !self.cache.wait_for(w, CACHE_WAIT).await {
                 return Err(ApiError::timeout(format!(
@@ -205,14 +229,26 @@ impl Registry {
         // Name, or one generated from generateName.
         let generate = meta_str(&obj, "generateName").to_string();
         if meta_str(&obj, "name").is_empty() && !generate.is_empty() {
-            meta_mut(&mut obj).insert("name".into(), Value::String(format!("{generate}{}", name_suffix())));
+            meta_mut(&mut obj).insert(
+                "name".into(),
+                Value::String(format!("{generate}{}", name_suffix())),
+            );
         }
         // Fields the server owns.
         {
             let m = meta_mut(&mut obj);
-            m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            m.insert(
+                "uid".into(),
+                Value::String(uuid::Uuid::new_v4().to_string()),
+            );
             m.insert("creationTimestamp".into(), Value::String(now()));
-            for f in ["resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for f in [
+                "resourceVersion",
+                "selfLink",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 m.remove(f);
             }
             if resource.has_generation {
@@ -226,15 +262,30 @@ impl Registry {
             self.check_namespace(namespace.unwrap_or("")).await?;
         }
         let name = meta_str(&obj, "name").to_string();
-        crate::managed::record(None, &mut obj, &opts.field_manager, "Update", &resource.api_version(), None);
+        crate::managed::record(
+            None,
+            &mut obj,
+            &opts.field_manager,
+            "Update",
+            &resource.api_version(),
+            None,
+        );
         if opts.dry_run {
-            return Ok(Written { object: obj, warnings, created: true });
+            return Ok(Written {
+                object: obj,
+                warnings,
+                created: true,
+            });
         }
         let key = resource.key(namespace.unwrap_or(""), &name);
         let kv = match self.store.create(&key, encode_for_store(&obj)).await {
             Ok(kv) => kv,
             Err(StoreError::AlreadyExists { .. }) => {
-                return Err(ApiError::already_exists(resource.group, resource.plural, &name))
+                return Err(ApiError::already_exists(
+                    resource.group,
+                    resource.plural,
+                    &name,
+                ))
             }
             Err(e) => return Err(store_err(e)),
         };
@@ -242,13 +293,18 @@ impl Registry {
         if resource.kind == "Namespace" && resource.group.is_empty() {
             self.ensure_default_service_account(&name).await;
         }
-        Ok(Written { object: obj, warnings, created: true })
+        Ok(Written {
+            object: obj,
+            warnings,
+            created: true,
+        })
     }
 
     /// Admission on create: service account, pod priority, service cluster IP.
     fn admission_create(&self, resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
         match (resource.group, resource.kind) {
             ("", "Pod") => self.admit_pod_priority(obj),
+            ("", "Service") => self.services.allocate(&self.cache, obj),
             _ => Ok(()),
         }
     }
@@ -257,25 +313,32 @@ impl Registry {
     /// `spec.priority` and `spec.preemptionPolicy`.
     fn admit_pod_priority(&self, pod: &mut Value) -> Result<(), ApiError> {
         let pcs = res("scheduling.k8s.io", "priorityclasses");
-        let class_name = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();
+        let class_name = pod
+            .pointer("/spec/priorityClassName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let class = if class_name.is_empty() {
             let (all, _) = self.cache.list(pcs, &pcs.key_prefix(), None);
-            all.into_iter().map(|c| c.value()).find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
+            all.into_iter()
+                .map(|c| c.value())
+                .find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
         } else {
             match self.cache.get(pcs, &pcs.key("", &class_name)) {
                 Some(c) => Some(c.value()),
-                None => {
-                    return Err(ApiError::forbidden(format!(
-                        "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
-                        meta_str(pod, "name")
-                    )))
-                }
+                None => return Err(ApiError::forbidden(format!(
+                    "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
+                    meta_str(pod, "name")
+                ))),
             }
         };
         let (value, policy, name) = match &class {
             Some(c) => (
                 c.get("value").and_then(Value::as_i64).unwrap_or(0),
-                c.get("preemptionPolicy").and_then(Value::as_str).unwrap_or("PreemptLowerPriority").to_string(),
+                c.get("preemptionPolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("PreemptLowerPriority")
+                    .to_string(),
                 meta_str(c, "name").to_string(),
             ),
             None => (0, "PreemptLowerPriority".to_string(), String::new()),
@@ -312,7 +375,9 @@ impl Registry {
         match Box::pin(self.create(sa, Some(namespace), obj, &opts)).await {
             Ok(_) => {}
             Err(e) if e.reason == "AlreadyExists" => {}
-            Err(e) => tracing::warn!(namespace, error = %e, "could not create the default service account"),
+            Err(e) => {
+                tracing::warn!(namespace, error = %e, "could not create the default service account")
+            }
         }
     }
 
@@ -374,7 +439,13 @@ impl Registry {
                 if let Some(ns) = namespace.filter(|_| resource.namespaced) {
                     m.insert("namespace".into(), Value::String(ns.to_string()));
                 }
-                for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                for f in [
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "generation",
+                ] {
                     match old_meta.get(f) {
                         Some(v) => m.insert(f.into(), v.clone()),
                         None => m.remove(f),
@@ -398,27 +469,53 @@ impl Registry {
                 preserve_pod_priority(&mut new, &old);
             }
             let op = if status { Op::StatusUpdate } else { Op::Update };
-            let (mut new, warnings) = strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
+            let (mut new, warnings) =
+                strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
             set_rv(&mut new, kv.mod_revision);
             if resource.has_generation && !status && new.get("spec") != old.get("spec") {
-                let g = meta(&old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+                let g = meta(&old)
+                    .and_then(|m| m.get("generation"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
                 meta_mut(&mut new).insert("generation".into(), json!(g + 1));
             }
-            crate::managed::record(Some(&old), &mut new, &opts.field_manager, operation, &resource.api_version(), subresource);
+            crate::managed::record(
+                Some(&old),
+                &mut new,
+                &opts.field_manager,
+                operation,
+                &resource.api_version(),
+                subresource,
+            );
             if without_managed_time(&new) == without_managed_time(&old) {
                 // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
-                return Ok(Written { object: old, warnings, created: false });
+                return Ok(Written {
+                    object: old,
+                    warnings,
+                    created: false,
+                });
             }
             // An object being deleted whose last finalizer is gone is removed now.
             let deleting = !meta_str(&new, "deletionTimestamp").is_empty();
-            if deleting && all_finalizers(resource, &new).is_empty() && !pod_awaits_kubelet(resource, &new) {
+            if deleting
+                && all_finalizers(resource, &new).is_empty()
+                && !pod_awaits_kubelet(resource, &new)
+            {
                 if opts.dry_run {
-                    return Ok(Written { object: new, warnings, created: false });
+                    return Ok(Written {
+                        object: new,
+                        warnings,
+                        created: false,
+                    });
                 }
                 match self.store.delete(&key, Some(kv.mod_revision)).await {
                     Ok(del) => {
                         set_rv(&mut new, del.mod_revision);
-                        return Ok(Written { object: new, warnings, created: false });
+                        return Ok(Written {
+                            object: new,
+                            warnings,
+                            created: false,
+                        });
                     }
                     Err(StoreError::Conflict { .. }) if !precondition => continue,
                     Err(StoreError::Conflict { .. }) => {
@@ -429,20 +526,39 @@ impl Registry {
                 }
             }
             if opts.dry_run {
-                return Ok(Written { object: new, warnings, created: false });
+                return Ok(Written {
+                    object: new,
+                    warnings,
+                    created: false,
+                });
             }
-            match self.store.update(&key, encode_for_store(&new), kv.mod_revision).await {
+            match self
+                .store
+                .update(&key, encode_for_store(&new), kv.mod_revision)
+                .await
+            {
                 Ok(done) => {
                     set_rv(&mut new, done.mod_revision);
-                    return Ok(Written { object: new, warnings, created: false });
+                    return Ok(Written {
+                        object: new,
+                        warnings,
+                        created: false,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) if !precondition => continue,
-                Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource.group, resource.plural, name)),
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ApiError::stale(resource.group, resource.plural, name))
+                }
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(ApiError::conflict(resource.group, resource.plural, name, "too many concurrent modifications; try again"))
+        Err(ApiError::conflict(
+            resource.group,
+            resource.plural,
+            name,
+            "too many concurrent modifications; try again",
+        ))
     }
 
     /// Deletes an object: at once, or gracefully (pods on a node get a deletionTimestamp and are removed
@@ -488,25 +604,39 @@ impl Registry {
             let grace = grace_period(resource, &obj, opts);
             let mut fins = finalizers(&obj);
             match opts.propagation_policy.as_deref() {
-                Some("Foreground") if !already_deleting && !fins.iter().any(|f| f == "foregroundDeletion") => {
+                Some("Foreground")
+                    if !already_deleting && !fins.iter().any(|f| f == "foregroundDeletion") =>
+                {
                     fins.push("foregroundDeletion".into())
                 }
-                Some("Orphan") if !already_deleting && !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
+                Some("Orphan") if !already_deleting && !fins.iter().any(|f| f == "orphan") => {
+                    fins.push("orphan".into())
+                }
                 _ => {}
             }
             let is_namespace = resource.kind == "Namespace" && resource.group.is_empty();
-            let graceful = grace > 0 || !fins.is_empty() || (is_namespace && !all_finalizers(resource, &obj).is_empty());
+            let graceful = grace > 0
+                || !fins.is_empty()
+                || (is_namespace && !all_finalizers(resource, &obj).is_empty());
             if graceful {
                 // Set (or shorten) the deletion timestamp and keep the object.
-                let cur_grace = meta(&obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64);
-                if already_deleting && cur_grace.is_some_and(|g| g <= grace) && fins == finalizers(&obj) {
+                let cur_grace = meta(&obj)
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
+                if already_deleting
+                    && cur_grace.is_some_and(|g| g <= grace)
+                    && fins == finalizers(&obj)
+                {
                     return Ok(obj);
                 }
                 let when = Utc::now() + chrono::Duration::seconds(grace.max(0));
                 {
                     let m = meta_mut(&mut obj);
                     if !already_deleting || cur_grace.is_some_and(|g| grace < g) {
-                        m.insert("deletionTimestamp".into(), json!(when.to_rfc3339_opts(SecondsFormat::Secs, true)));
+                        m.insert(
+                            "deletionTimestamp".into(),
+                            json!(when.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                        );
                     }
                     m.insert("deletionGracePeriodSeconds".into(), json!(grace.max(0)));
                     if !fins.is_empty() {
@@ -521,7 +651,11 @@ impl Registry {
                 if opts.dry_run {
                     return Ok(obj);
                 }
-                match self.store.update(&key, encode_for_store(&obj), kv.mod_revision).await {
+                match self
+                    .store
+                    .update(&key, encode_for_store(&obj), kv.mod_revision)
+                    .await
+                {
                     Ok(done) => {
                         set_rv(&mut obj, done.mod_revision);
                         return Ok(obj);
@@ -542,7 +676,12 @@ impl Registry {
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(ApiError::conflict(resource.group, resource.plural, name, "too many concurrent modifications; try again"))
+        Err(ApiError::conflict(
+            resource.group,
+            resource.plural,
+            name,
+            "too many concurrent modifications; try again",
+        ))
     }
 }
 
@@ -550,7 +689,9 @@ impl Registry {
 fn check_type(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    if (!kind.is_empty() && kind != resource.kind) || (!av.is_empty() && av != resource.api_version()) {
+    if (!kind.is_empty() && kind != resource.kind)
+        || (!av.is_empty() && av != resource.api_version())
+    {
         return Err(ApiError::bad_request(format!(
             "the API version in the data ({av}) does not match the expected API version ({})",
             resource.api_version()
@@ -574,7 +715,10 @@ impl KindMessage for ApiError {
 }
 
 fn allow_create_on_update(resource: &Resource) -> bool {
-    matches!((resource.group, resource.kind), ("", "Event") | ("events.k8s.io", "Event") | ("coordination.k8s.io", "Lease"))
+    matches!(
+        (resource.group, resource.kind),
+        ("", "Event") | ("events.k8s.io", "Event") | ("coordination.k8s.io", "Lease")
+    )
 }
 
 /// Finalizers that hold an object being deleted: `metadata.finalizers`, and for namespaces also
@@ -593,7 +737,12 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     meta(obj)
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -601,7 +750,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
 fn pod_awaits_kubelet(resource: &Resource, obj: &Value) -> bool {
     resource.kind == "Pod"
         && resource.group.is_empty()
-        && meta(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) > 0
+        && meta(obj)
+            .and_then(|m| m.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            > 0
 }
 
 /// The grace period of a delete: pods on a node get theirs (options, else the pod's own, else 30 s);
@@ -610,14 +763,23 @@ fn grace_period(resource: &Resource, obj: &Value, opts: &DeleteOptions) -> i64 {
     if resource.kind != "Pod" || !resource.group.is_empty() {
         return 0;
     }
-    let on_node = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let on_node = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = obj
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !on_node || phase == "Succeeded" || phase == "Failed" {
         return 0;
     }
     let grace = opts
         .grace_period_seconds
-        .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+        .or_else(|| {
+            obj.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
         .unwrap_or(30);
     // A negative grace period means "immediately" (upstream treats it as 1 for a running pod).
     if grace < 0 {
@@ -630,7 +792,10 @@ fn grace_period(resource: &Resource, obj: &Value, opts: &DeleteOptions) -> i64 {
 /// Priority is set once at creation by admission; updates keep it.
 fn preserve_pod_priority(new: &mut Value, old: &Value) {
     for f in ["priority", "preemptionPolicy", "priorityClassName"] {
-        if let (Some(v), Some(spec)) = (old.pointer(&format!("/spec/{f}")).cloned(), new.get_mut("spec").and_then(Value::as_object_mut)) {
+        if let (Some(v), Some(spec)) = (
+            old.pointer(&format!("/spec/{f}")).cloned(),
+            new.get_mut("spec").and_then(Value::as_object_mut),
+        ) {
             spec.entry(f).or_insert(v);
         }
     }
@@ -639,7 +804,10 @@ fn preserve_pod_priority(new: &mut Value, old: &Value) {
 /// The object without managedFields timestamps, to recognise no-op writes.
 fn without_managed_time(obj: &Value) -> Value {
     let mut v = obj.clone();
-    if let Some(mf) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+    if let Some(mf) = v
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
         for e in mf {
             if let Some(o) = e.as_object_mut() {
                 o.remove("time");

@@ -39,7 +39,13 @@ pub struct Config {
 
 impl Config {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
-        Config { listen, data_dir, watch_cache_events: 20_000, compact_interval: Duration::from_secs(300), compact_keep: 10_000 }
+        Config {
+            listen,
+            data_dir,
+            watch_cache_events: 20_000,
+            compact_interval: Duration::from_secs(300),
+            compact_keep: 10_000,
+        }
     }
 }
 
@@ -64,15 +70,24 @@ pub enum StartError {
     #[error("storage: {0}")]
     Store(#[from] skiff_store::StoreError),
     #[error("listening on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("data directory {dir}: {source}")]
-    DataDir { dir: PathBuf, source: std::io::Error },
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Opens the store, loads the watch cache, creates the built-in objects and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let db_dir = config.data_dir.join("db");
-    std::fs::create_dir_all(&db_dir).map_err(|source| StartError::DataDir { dir: db_dir.clone(), source })?;
+    std::fs::create_dir_all(&db_dir).map_err(|source| StartError::DataDir {
+        dir: db_dir.clone(),
+        source,
+    })?;
     let sqlite = SqliteStore::open(db_dir.join("state.db"))?;
     let compactor = sqlite.spawn_compactor(config.compact_interval, config.compact_keep);
     let store: Arc<dyn Store> = Arc::new(sqlite);
@@ -86,11 +101,22 @@ pub async fn start_with_store(
     compactor: Option<skiff_store::CompactorHandle>,
 ) -> Result<Running, StartError> {
     let cache = WatchCache::start(store.clone(), config.watch_cache_events).await?;
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let state = Arc::new(State {
-        registry: Registry { store, cache },
+        registry: Registry {
+            store,
+            cache,
+            services: Default::default(),
+        },
         metrics: Default::default(),
         address: addr.to_string(),
     });
@@ -123,7 +149,12 @@ pub async fn start_with_store(
         controllers.abort();
         drop(compactor);
     });
-    Ok(Running { addr, state, shutdown, task })
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
 }
 
 /// Routes one request.
@@ -132,33 +163,70 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
-    let accept = parts.headers.get("accept").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let accept = parts
+        .headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let reply = match path.as_str() {
         "/version" | "/version/" => {
             let (major, minor, git) = KUBERNETES_VERSION;
             let v = json!({"major": major, "minor": minor, "gitVersion": git, "gitCommit": env!("CARGO_PKG_VERSION"),
                 "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "skiff", "compiler": "rustc",
                 "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else if cfg!(target_arch = "aarch64") { "arm64" } else { std::env::consts::ARCH })});
-            json_bytes(200, Bytes::from(serde_json::to_vec_pretty(&v).unwrap_or_default()), "application/json")
+            json_bytes(
+                200,
+                Bytes::from(serde_json::to_vec_pretty(&v).unwrap_or_default()),
+                "application/json",
+            )
         }
-        p if p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") || p.starts_with("/livez/") || p.starts_with("/readyz/") => {
+        p if p == "/healthz"
+            || p == "/livez"
+            || p == "/readyz"
+            || p.starts_with("/healthz/")
+            || p.starts_with("/livez/")
+            || p.starts_with("/readyz/") =>
+        {
             json_bytes(200, Bytes::from_static(b"ok"), "text/plain; charset=utf-8")
         }
         "/metrics" => {
             let objects: Vec<(String, usize)> = skiff_api::resources::RESOURCES
                 .iter()
                 .filter(|r| !r.group.starts_with("events.k8s.io"))
-                .map(|r| (skiff_api::status::qualified(r.plural, r.group), state.registry.cache.count(r)))
+                .map(|r| {
+                    (
+                        skiff_api::status::qualified(r.plural, r.group),
+                        state.registry.cache.count(r),
+                    )
+                })
                 .collect();
             let lag = state.registry.cache.revision() - state.registry.store.compacted_revision();
-            json_bytes(200, Bytes::from(state.metrics.render(&objects, lag)), "text/plain; version=0.0.4")
+            json_bytes(
+                200,
+                Bytes::from(state.metrics.render(&objects, lag)),
+                "text/plain; version=0.0.4",
+            )
         }
-        "/openapi/v3" | "/openapi/v3/" => json_bytes(200, skiff_openapi::root_bytes(), "application/json"),
-        p if p.starts_with("/openapi/v3/") => match skiff_openapi::group_version(&p["/openapi/v3/".len()..]) {
-            Some(doc) => json_bytes(200, doc, "application/json"),
-            None => not_found(),
-        },
-        _ => match api(&state, parts.method.clone(), &path, query, &parts.headers, accept.as_deref(), body).await {
+        "/openapi/v3" | "/openapi/v3/" => {
+            json_bytes(200, skiff_openapi::root_bytes(), "application/json")
+        }
+        p if p.starts_with("/openapi/v3/") => {
+            match skiff_openapi::group_version(&p["/openapi/v3/".len()..]) {
+                Some(doc) => json_bytes(200, doc, "application/json"),
+                None => not_found(),
+            }
+        }
+        _ => match api(
+            &state,
+            parts.method.clone(),
+            &path,
+            query,
+            &parts.headers,
+            accept.as_deref(),
+            body,
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) => error_reply(&e),
         },
@@ -169,14 +237,25 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 }
 
 fn not_found() -> Reply {
-    json_bytes(404, Bytes::from_static(b"404 page not found\n"), "text/plain; charset=utf-8")
+    json_bytes(
+        404,
+        Bytes::from_static(b"404 page not found\n"),
+        "text/plain; charset=utf-8",
+    )
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large())
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -189,7 +268,9 @@ async fn api(
     accept: Option<&str>,
     body: Incoming,
 ) -> Result<Reply, ApiError> {
-    let Some(target) = request::parse_path(path)? else { return Ok(not_found()) };
+    let Some(target) = request::parse_path(path)? else {
+        return Ok(not_found());
+    };
     let read_only = |m: &Method| *m == Method::GET || *m == Method::HEAD;
     match target {
         Target::CoreGroups if read_only(&method) => {
@@ -200,15 +281,22 @@ async fn api(
             let (b, ct) = discovery::apis(discovery::wants_aggregated(accept));
             Ok(json_bytes(200, b, ct))
         }
-        Target::Group(g) if read_only(&method) => Ok(discovery::group(&g).map_or_else(not_found, |b| json_bytes(200, b, "application/json"))),
-        Target::GroupVersion(g, v) if read_only(&method) => {
-            Ok(discovery::group_version(&g, &v).map_or_else(not_found, |b| json_bytes(200, b, "application/json")))
+        Target::Group(g) if read_only(&method) => {
+            Ok(discovery::group(&g)
+                .map_or_else(not_found, |b| json_bytes(200, b, "application/json")))
         }
+        Target::GroupVersion(g, v) if read_only(&method) => Ok(discovery::group_version(&g, &v)
+            .map_or_else(not_found, |b| json_bytes(200, b, "application/json"))),
         Target::Bindings(ns) if method == Method::POST => {
             let body = read_body(body).await?;
-            let binding: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let binding: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
             let name = crate::registry::meta_str(&binding, "name").to_string();
-            let target = binding.pointer("/target/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let target = binding
+                .pointer("/target/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
             let opts = crate::registry::WriteOptions {
                 dry_run: false,
@@ -222,15 +310,30 @@ async fn api(
             let verb = handlers::metric_verb(&method, &req, &query);
             let resource = req.resource;
             let body = read_body(body).await?;
-            let call = Call { state, method: &method, req, query, headers, body };
+            let call = Call {
+                state,
+                method: &method,
+                req,
+                query,
+                headers,
+                body,
+            };
             let result = handlers::resource(call).await;
             let code = match &result {
                 Ok(r) => r.status().as_u16(),
                 Err(e) => e.code,
             };
-            state.metrics.observe(verb, resource.group, resource.plural, code, started.elapsed());
+            state.metrics.observe(
+                verb,
+                resource.group,
+                resource.plural,
+                code,
+                started.elapsed(),
+            );
             result
         }
-        _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }

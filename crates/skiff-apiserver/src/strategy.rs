@@ -7,7 +7,9 @@
 use crate::decode::{typed, FieldValidation};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use serde_json::Value;
 use skiff_api::resources::Resource;
@@ -55,20 +57,31 @@ fn run<T: Admit>(
     let errs = match (op, old) {
         (Op::Create, _) | (_, None) => obj.validate(resource.namespaced),
         (Op::Update, Some(old)) => {
-            let old: T = serde_json::from_value(old.clone()).map_err(|e| ApiError::internal(e.to_string()))?;
+            let old: T = serde_json::from_value(old.clone())
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             obj.validate_update(&old, resource.namespaced)
         }
         (Op::StatusUpdate, Some(old)) => {
-            let old: T = serde_json::from_value(old.clone()).map_err(|e| ApiError::internal(e.to_string()))?;
+            let old: T = serde_json::from_value(old.clone())
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             obj.validate_status_update(&old, resource.namespaced)
         }
     };
     let name = serde_json::to_value(&obj)
         .ok()
-        .and_then(|v| v.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     if !errs.is_empty() {
-        return Err(ApiError::invalid(resource.group, resource.kind, &name, &errs));
+        return Err(ApiError::invalid(
+            resource.group,
+            resource.kind,
+            &name,
+            &errs,
+        ));
     }
     let out = serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((out, warnings))
@@ -96,7 +109,11 @@ macro_rules! dispatch {
 }
 
 /// Decodes, defaults and validates a new object. Returns the normalized object and warnings.
-pub fn admit_create(resource: &Resource, value: Value, fv: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+pub fn admit_create(
+    resource: &Resource,
+    value: Value,
+    fv: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
     dispatch!(resource, run, value, None, Op::Create, fv)
 }
 
@@ -146,7 +163,11 @@ pub fn prepare_for_update(resource: &Resource, new: &mut Value, old: &Value, sta
             }
         }
         // The status endpoint may not change owner references or the deletion timestamp.
-        for f in ["ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for f in [
+            "ownerReferences",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             copy_meta_field(n, old, f);
         }
     } else {
@@ -227,15 +248,60 @@ macro_rules! admit {
     };
 }
 
-admit!(Node, defaults::node, validation::node, validation::node_update);
-admit!(Event, defaults::event, validation::event, validation::event_update);
-admit!(ConfigMap, noop, validation::config_map, validation::config_map_update);
-admit!(Secret, defaults::secret, validation::secret, validation::secret_update);
-admit!(Service, defaults::service, validation::service, validation::service_update);
-admit!(Deployment, defaults::deployment, validation::deployment, validation::deployment_update);
-admit!(ReplicaSet, defaults::replica_set, validation::replica_set, validation::replica_set_update);
-admit!(Lease, defaults::lease, validation::lease, validation::lease_update);
-admit!(PriorityClass, defaults::priority_class, validation::priority_class, validation::priority_class_update);
+admit!(
+    Node,
+    defaults::node,
+    validation::node,
+    validation::node_update
+);
+admit!(
+    Event,
+    defaults::event,
+    validation::event,
+    validation::event_update
+);
+admit!(
+    ConfigMap,
+    noop,
+    validation::config_map,
+    validation::config_map_update
+);
+admit!(
+    Secret,
+    defaults::secret,
+    validation::secret,
+    validation::secret_update
+);
+admit!(
+    Service,
+    defaults::service,
+    validation::service,
+    validation::service_update
+);
+admit!(
+    Deployment,
+    defaults::deployment,
+    validation::deployment,
+    validation::deployment_update
+);
+admit!(
+    ReplicaSet,
+    defaults::replica_set,
+    validation::replica_set,
+    validation::replica_set_update
+);
+admit!(
+    Lease,
+    defaults::lease,
+    validation::lease,
+    validation::lease_update
+);
+admit!(
+    PriorityClass,
+    defaults::priority_class,
+    validation::priority_class,
+    validation::priority_class_update
+);
 
 fn noop<T>(_: &mut T) {}
 
@@ -249,7 +315,11 @@ impl Admit for ServiceAccount {
         )
     }
     fn validate_update(&self, old: &Self, namespaced: bool) -> ErrorList {
-        let mut errs = validation::object_meta_update(&self.metadata, &old.metadata, &skiff_api::Path::new("metadata"));
+        let mut errs = validation::object_meta_update(
+            &self.metadata,
+            &old.metadata,
+            &skiff_api::Path::new("metadata"),
+        );
         errs.extend(self.validate(namespaced));
         errs
     }

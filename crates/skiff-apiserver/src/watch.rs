@@ -34,7 +34,9 @@ impl Encoder {
         b.put_slice(type_.as_bytes());
         b.put_slice(b"\",\"object\":");
         match self.output {
-            Output::Json | Output::Yaml if !convert::needs_conversion(self.resource) => b.put_slice(&obj.json),
+            Output::Json | Output::Yaml if !convert::needs_conversion(self.resource) => {
+                b.put_slice(&obj.json)
+            }
             Output::Json | Output::Yaml => {
                 let v = convert::for_output(self.resource, obj.value());
                 b.put_slice(&serde_json::to_vec(&v).unwrap_or_default());
@@ -42,7 +44,15 @@ impl Encoder {
             Output::Table => {
                 let v = convert::for_output(self.resource, obj.value());
                 let rv = obj.rv.to_string();
-                let mut t = table::table(self.resource.group, self.resource.kind, [&v], &rv, None, table::IncludeObject::Metadata, chrono::Utc::now());
+                let mut t = table::table(
+                    self.resource.group,
+                    self.resource.kind,
+                    [&v],
+                    &rv,
+                    None,
+                    table::IncludeObject::Metadata,
+                    chrono::Utc::now(),
+                );
                 if self.sent_columns {
                     t["columnDefinitions"] = Value::Null;
                 }
@@ -50,7 +60,10 @@ impl Encoder {
                 b.put_slice(&serde_json::to_vec(&t).unwrap_or_default());
             }
             Output::PartialObjectMetadata | Output::PartialObjectMetadataList => {
-                b.put_slice(&serde_json::to_vec(&table::partial_object_metadata(&obj.value())).unwrap_or_default());
+                b.put_slice(
+                    &serde_json::to_vec(&table::partial_object_metadata(&obj.value()))
+                        .unwrap_or_default(),
+                );
             }
         }
         b.put_slice(b"}\n");
@@ -64,9 +77,10 @@ impl Encoder {
         }
         let (kind, api_version) = match self.output {
             Output::Table => ("Table".to_string(), "meta.k8s.io/v1".to_string()),
-            Output::PartialObjectMetadata | Output::PartialObjectMetadataList => {
-                ("PartialObjectMetadata".to_string(), "meta.k8s.io/v1".to_string())
-            }
+            Output::PartialObjectMetadata | Output::PartialObjectMetadataList => (
+                "PartialObjectMetadata".to_string(),
+                "meta.k8s.io/v1".to_string(),
+            ),
             _ => (self.resource.kind.to_string(), self.resource.api_version()),
         };
         let v = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}});
@@ -94,7 +108,8 @@ fn decide(ev: &CacheEvent, sel: &Selectors) -> Option<&'static str> {
 }
 
 fn error_frame(e: &ApiError) -> Bytes {
-    let mut out = serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_value()})).unwrap_or_default();
+    let mut out =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_value()})).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
 }
@@ -102,10 +117,12 @@ fn error_frame(e: &ApiError) -> Bytes {
 /// Serves a watch request.
 pub async fn serve(call: &Call<'_>) -> Result<Reply, ApiError> {
     let r = call.req.resource;
-    let output = match crate::negotiation::output(call.headers.get("accept").and_then(|v| v.to_str().ok()))? {
-        Output::Yaml => Output::Json,
-        o => o,
-    };
+    let output =
+        match crate::negotiation::output(call.headers.get("accept").and_then(|v| v.to_str().ok()))?
+        {
+            Output::Yaml => Output::Json,
+            o => o,
+        };
     let sel = Selectors::parse(r, &call.query)?;
     let bookmarks = call.query.flag("allowWatchBookmarks")?;
     let send_initial = call.query.flag("sendInitialEvents")?;
@@ -116,12 +133,18 @@ pub async fn serve(call: &Call<'_>) -> Result<Reply, ApiError> {
     let from = match call.query.get("resourceVersion") {
         None | Some("") | Some("0") => None,
         Some(_) if send_initial => None,
-        Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {n:?}")))?),
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {n:?}")))?,
+        ),
     };
     let cache = call.state.registry.cache.clone();
     if let Some(rv) = from {
         if rv > cache.revision() && !cache.wait_for(rv, Duration::from_secs(3)).await {
-            return Err(ApiError::timeout(format!("Too large resource version: {rv}, current: {}", cache.revision())));
+            return Err(ApiError::timeout(format!(
+                "Too large resource version: {rv}, current: {}",
+                cache.revision()
+            )));
         }
     }
     let prefix = match call.req.namespace.as_deref() {
@@ -129,7 +152,11 @@ pub async fn serve(call: &Call<'_>) -> Result<Reply, ApiError> {
         _ => r.key_prefix(),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let mut enc = Encoder { resource: r, output, sent_columns: false };
+    let mut enc = Encoder {
+        resource: r,
+        output,
+        sent_columns: false,
+    };
     match cache.watch(convert::storage_resource(r), &prefix, from) {
         Err(WatchStartError::TooOld { requested, oldest }) => {
             // Upstream answers 200 and sends one ERROR event with a 410 Status.
@@ -147,7 +174,10 @@ pub async fn serve(call: &Call<'_>) -> Result<Reply, ApiError> {
                         }
                     }
                 }
-                if send_initial && bookmarks && tx.send(enc.bookmark(start.rev, true)).await.is_err() {
+                if send_initial
+                    && bookmarks
+                    && tx.send(enc.bookmark(start.rev, true)).await.is_err()
+                {
                     return;
                 }
                 let deadline = tokio::time::sleep(timeout);

@@ -27,6 +27,21 @@ pub struct CachedObject {
     pub labels: Map<String, Value>,
     /// Values of the fields this resource supports in field selectors (besides name and namespace).
     pub fields: Vec<(&'static str, String)>,
+    pub uid: String,
+    /// `metadata.ownerReferences`, for the garbage collector.
+    pub owners: Vec<OwnerRef>,
+    pub finalizers: Vec<String>,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+}
+
+/// The parts of an owner reference the garbage collector needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
 }
 
 impl CachedObject {
@@ -35,15 +50,78 @@ impl CachedObject {
         let mut value: Value = serde_json::from_slice(raw).ok()?;
         let meta = value.get_mut("metadata")?.as_object_mut()?;
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
-        let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("").to_string();
-        let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let labels = meta.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let namespace = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let labels = meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let uid = meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let deleting = meta.get("deletionTimestamp").is_some_and(|v| !v.is_null());
+        let finalizers = meta
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let str_of =
+            |o: &Value, f: &str| o.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+        let owners = meta
+            .get("ownerReferences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|o| OwnerRef {
+                        api_version: str_of(o, "apiVersion"),
+                        kind: str_of(o, "kind"),
+                        name: str_of(o, "name"),
+                        uid: str_of(o, "uid"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let fields = selectable_fields(resource)
             .iter()
-            .map(|f| (*f, skiff_api::fields::object_field(&value, f).unwrap_or("").to_string()))
+            .map(|f| {
+                (
+                    *f,
+                    skiff_api::fields::object_field(&value, f)
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
             .collect();
         let json = Bytes::from(serde_json::to_vec(&value).ok()?);
-        Some(CachedObject { key: key.to_string(), rv, json, namespace, name, labels, fields })
+        Some(CachedObject {
+            key: key.to_string(),
+            rv,
+            json,
+            namespace,
+            name,
+            labels,
+            fields,
+            uid,
+            owners,
+            finalizers,
+            deleting,
+        })
     }
 
     /// The value of a selectable field (`metadata.name`, `spec.nodeName`, ...).
@@ -51,7 +129,11 @@ impl CachedObject {
         match name {
             "metadata.name" => Some(&self.name),
             "metadata.namespace" => Some(&self.namespace),
-            _ => self.fields.iter().find(|(f, _)| *f == name).map(|(_, v)| v.as_str()),
+            _ => self
+                .fields
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map(|(_, v)| v.as_str()),
         }
     }
 
@@ -148,7 +230,10 @@ struct Inner {
 /// Why a watch could not start.
 #[derive(Debug)]
 pub enum WatchStartError {
-    TooOld { requested: Revision, oldest: Revision },
+    TooOld {
+        requested: Revision,
+        oldest: Revision,
+    },
 }
 
 /// The start of a watch: what to send first, then the live channel.
@@ -168,33 +253,52 @@ pub struct WatchCache {
 /// The storage name of the resource a key belongs to.
 fn storage_of(key: &str) -> Option<&'static Resource> {
     let rest = key.strip_prefix("/registry/")?;
-    RESOURCES
-        .iter()
-        .find(|r| rest.len() > r.storage.len() && rest.starts_with(r.storage) && rest.as_bytes()[r.storage.len()] == b'/')
+    RESOURCES.iter().find(|r| {
+        rest.len() > r.storage.len()
+            && rest.starts_with(r.storage)
+            && rest.as_bytes()[r.storage.len()] == b'/'
+    })
 }
 
 impl WatchCache {
     /// Loads every object from the store, refills the event ring from the store's history, and keeps
     /// following the store. Returns once the cache is current.
-    pub async fn start(store: Arc<dyn Store>, capacity: usize) -> Result<Arc<WatchCache>, StoreError> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        capacity: usize,
+    ) -> Result<Arc<WatchCache>, StoreError> {
         let list = store.list("/registry/", None, None).await?;
-        let mut objects: HashMap<&'static str, BTreeMap<String, Arc<CachedObject>>> = HashMap::new();
+        let mut objects: HashMap<&'static str, BTreeMap<String, Arc<CachedObject>>> =
+            HashMap::new();
         for kv in &list.kvs {
-            let Some(res) = storage_of(&kv.key) else { continue };
+            let Some(res) = storage_of(&kv.key) else {
+                continue;
+            };
             if let Some(obj) = CachedObject::build(res, &kv.key, kv.mod_revision, &kv.value) {
-                objects.entry(res.storage).or_default().insert(kv.key.clone(), Arc::new(obj));
+                objects
+                    .entry(res.storage)
+                    .or_default()
+                    .insert(kv.key.clone(), Arc::new(obj));
             }
         }
         let rev = list.revision;
         let (tx, _) = broadcast::channel(8192);
         let (rev_tx, _) = watch::channel(rev);
         let cache = Arc::new(WatchCache {
-            inner: RwLock::new(Inner { objects, history: VecDeque::new(), capacity, oldest: rev, rev }),
+            inner: RwLock::new(Inner {
+                objects,
+                history: VecDeque::new(),
+                capacity,
+                oldest: rev,
+                rev,
+            }),
             tx,
             rev_tx,
         });
         // Refill the ring with recent history (as far back as compaction and capacity allow).
-        let from = (rev - capacity as i64).max(store.compacted_revision()).max(0);
+        let from = (rev - capacity as i64)
+            .max(store.compacted_revision())
+            .max(0);
         let mut stream = match store.watch("/registry/", from).await {
             Ok(s) => s,
             Err(StoreError::Compacted { .. }) => store.watch("/registry/", rev).await?,
@@ -250,7 +354,10 @@ impl WatchCache {
                 continue;
             };
             let obj = Arc::new(obj);
-            let prev = ev.prev.as_ref().and_then(|p| CachedObject::build(res, &p.key, p.mod_revision, &p.value));
+            let prev = ev
+                .prev
+                .as_ref()
+                .and_then(|p| CachedObject::build(res, &p.key, p.mod_revision, &p.value));
             let type_ = match (ev.kind, &ev.prev) {
                 (EventKind::Delete, _) => EventType::Deleted,
                 (EventKind::Put, None) => EventType::Added,
@@ -268,7 +375,13 @@ impl WatchCache {
                 }
                 inner.rev = rv;
             }
-            let event = Arc::new(CacheEvent { rv, type_, storage: res.storage, object: obj, prev: prev.map(Arc::new) });
+            let event = Arc::new(CacheEvent {
+                rv,
+                type_,
+                storage: res.storage,
+                object: obj,
+                prev: prev.map(Arc::new),
+            });
             if inner.history.len() >= inner.capacity {
                 if let Some(old) = inner.history.pop_front() {
                     inner.oldest = old.rv;
@@ -292,12 +405,20 @@ impl WatchCache {
     /// Waits until the cache reflects revision `rev`; false on timeout.
     pub async fn wait_for(&self, rev: Revision, timeout: Duration) -> bool {
         let mut rx = self.rev_tx.subscribe();
-        let reached = matches!(tokio::time::timeout(timeout, rx.wait_for(|r| *r >= rev)).await, Ok(Ok(_)));
+        let reached = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|r| *r >= rev)).await,
+            Ok(Ok(_))
+        );
         reached
     }
 
     /// The objects under a key prefix (a resource, or one namespace of it), in key order.
-    pub fn list(&self, resource: &Resource, prefix: &str, start_after: Option<&str>) -> (Vec<Arc<CachedObject>>, Revision) {
+    pub fn list(
+        &self,
+        resource: &Resource,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> (Vec<Arc<CachedObject>>, Revision) {
         let inner = self.inner.read().expect("cache lock");
         let mut out = Vec::new();
         if let Some(map) = inner.objects.get(resource.storage) {
@@ -317,17 +438,43 @@ impl WatchCache {
 
     /// One object by key.
     pub fn get(&self, resource: &Resource, key: &str) -> Option<Arc<CachedObject>> {
-        self.inner.read().expect("cache lock").objects.get(resource.storage)?.get(key).cloned()
+        self.inner
+            .read()
+            .expect("cache lock")
+            .objects
+            .get(resource.storage)?
+            .get(key)
+            .cloned()
+    }
+
+    /// Every object of every resource (one entry per storage), for controllers that scan the cluster.
+    pub fn all(&self) -> Vec<(&'static str, Arc<CachedObject>)> {
+        let inner = self.inner.read().expect("cache lock");
+        inner
+            .objects
+            .iter()
+            .flat_map(|(s, m)| m.values().map(move |o| (*s, o.clone())))
+            .collect()
     }
 
     /// Number of objects of a resource (for metrics).
     pub fn count(&self, resource: &Resource) -> usize {
-        self.inner.read().expect("cache lock").objects.get(resource.storage).map_or(0, |m| m.len())
+        self.inner
+            .read()
+            .expect("cache lock")
+            .objects
+            .get(resource.storage)
+            .map_or(0, |m| m.len())
     }
 
     /// Starts a watch of one resource's storage. `from`: `None` sends the current state as ADDED events
     /// first (resourceVersion "" or "0"); `Some(rv)` replays every event after `rv`.
-    pub fn watch(&self, resource: &Resource, prefix: &str, from: Option<Revision>) -> Result<WatchStart, WatchStartError> {
+    pub fn watch(
+        &self,
+        resource: &Resource,
+        prefix: &str,
+        from: Option<Revision>,
+    ) -> Result<WatchStart, WatchStartError> {
         let inner = self.inner.read().expect("cache lock");
         let live = self.tx.subscribe();
         let mut initial = Vec::new();
@@ -350,14 +497,27 @@ impl WatchCache {
             }
             Some(rv) => {
                 if rv < inner.oldest {
-                    return Err(WatchStartError::TooOld { requested: rv, oldest: inner.oldest });
+                    return Err(WatchStartError::TooOld {
+                        requested: rv,
+                        oldest: inner.oldest,
+                    });
                 }
                 let start = inner.history.partition_point(|e| e.rv <= rv);
                 initial.extend(
-                    inner.history.range(start..).filter(|e| e.storage == resource.storage && e.object.key.starts_with(prefix)).cloned(),
+                    inner
+                        .history
+                        .range(start..)
+                        .filter(|e| {
+                            e.storage == resource.storage && e.object.key.starts_with(prefix)
+                        })
+                        .cloned(),
                 );
             }
         }
-        Ok(WatchStart { initial, live, rev: inner.rev })
+        Ok(WatchStart {
+            initial,
+            live,
+            rev: inner.rev,
+        })
     }
 }

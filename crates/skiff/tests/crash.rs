@@ -15,31 +15,48 @@ use std::time::Duration;
 
 async fn api(s: &Server) -> Api<ConfigMap> {
     let kc = Kubeconfig::read_from(&s.kubeconfig).expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     Api::namespaced(Client::try_from(config).expect("client"), "default")
 }
 
 fn cm(name: &str) -> ConfigMap {
-    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"v": name}})).unwrap()
+    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"v": name}}))
+        .unwrap()
 }
 
 fn rv(o: &ConfigMap) -> i64 {
-    o.metadata.resource_version.as_deref().unwrap().parse().unwrap()
+    o.metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_sigkill() {
     let s = Server::start();
     let cms = api(&s).await;
-    let start_rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let start_rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
 
     // A watcher records what it sees before the crash.
-    let seen: Arc<Mutex<(BTreeSet<String>, String)>> = Arc::new(Mutex::new((BTreeSet::new(), start_rv.clone())));
+    let seen: Arc<Mutex<(BTreeSet<String>, String)>> =
+        Arc::new(Mutex::new((BTreeSet::new(), start_rv.clone())));
     let watcher = {
         let cms = cms.clone();
         let seen = seen.clone();
         tokio::spawn(async move {
-            let Ok(stream) = cms.watch(&WatchParams::default(), &start_rv).await else { return };
+            let Ok(stream) = cms.watch(&WatchParams::default(), &start_rv).await else {
+                return;
+            };
             let mut stream = stream.boxed();
             while let Ok(Some(ev)) = stream.try_next().await {
                 if let WatchEvent::Added(o) = ev {
@@ -59,8 +76,14 @@ async fn acknowledged_writes_survive_sigkill() {
         let acked = acked.clone();
         writers.push(tokio::spawn(async move {
             for i in 0..100_000 {
-                match cms.create(&PostParams::default(), &cm(&format!("w{w}-{i}"))).await {
-                    Ok(o) => acked.lock().unwrap().push((o.metadata.name.clone().unwrap(), rv(&o))),
+                match cms
+                    .create(&PostParams::default(), &cm(&format!("w{w}-{i}")))
+                    .await
+                {
+                    Ok(o) => acked
+                        .lock()
+                        .unwrap()
+                        .push((o.metadata.name.clone().unwrap(), rv(&o))),
                     Err(_) => break,
                 }
             }
@@ -85,17 +108,37 @@ async fn acknowledged_writes_survive_sigkill() {
     // Restart on the same data.
     let s = Server::start_in(dir);
     let cms = api(&s).await;
-    let names: BTreeSet<String> =
-        cms.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|o| o.metadata.name).collect();
+    let names: BTreeSet<String> = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
     for (name, _) in &acked {
-        assert!(names.contains(name), "acknowledged write {name} lost after SIGKILL");
+        assert!(
+            names.contains(name),
+            "acknowledged write {name} lost after SIGKILL"
+        );
     }
     let max_acked = acked.iter().map(|(_, r)| *r).max().unwrap();
-    let after = cms.create(&PostParams::default(), &cm("after-restart")).await.unwrap();
-    assert!(rv(&after) > max_acked, "revision went backwards: {} <= {max_acked}", rv(&after));
+    let after = cms
+        .create(&PostParams::default(), &cm("after-restart"))
+        .await
+        .unwrap();
+    assert!(
+        rv(&after) > max_acked,
+        "revision went backwards: {} <= {max_acked}",
+        rv(&after)
+    );
 
     // The watch resumes from the last revision it saw and gets everything after it.
-    let mut stream = cms.watch(&WatchParams::default().timeout(3), &last_seen_rv).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(3), &last_seen_rv)
+        .await
+        .unwrap()
+        .boxed();
     let mut seen_all = seen_before.clone();
     while let Ok(Some(ev)) = stream.try_next().await {
         if let WatchEvent::Added(o) = ev {
@@ -103,7 +146,10 @@ async fn acknowledged_writes_survive_sigkill() {
         }
     }
     for (name, _) in &acked {
-        assert!(seen_all.contains(name), "watch resumed at {last_seen_rv} missed {name}");
+        assert!(
+            seen_all.contains(name),
+            "watch resumed at {last_seen_rv} missed {name}"
+        );
     }
     assert!(seen_all.contains("after-restart"));
 }

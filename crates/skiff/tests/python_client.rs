@@ -11,15 +11,23 @@ fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(venv.exists(), "the Python client is not installed: run scripts/install-deps.sh (or set SKIFF_PYTHON)");
+    assert!(
+        venv.exists(),
+        "the Python client is not installed: run scripts/install-deps.sh (or set SKIFF_PYTHON)"
+    );
     venv
 }
 
 #[test]
 fn python_client_works_unchanged() {
     let s = Server::start();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/client_test.py");
-    let out = Command::new(python()).arg(script).arg(&s.kubeconfig).output().expect("run python");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/client_test.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(&s.kubeconfig)
+        .output()
+        .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

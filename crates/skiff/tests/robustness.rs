@@ -7,7 +7,8 @@ use common::{http, Server};
 const PODS: &str = "/api/v1/namespaces/default/pods";
 
 fn status_reason(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not a Status: {body}"));
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not a Status: {body}"));
     assert_eq!(v["kind"], "Status", "{body}");
     v["reason"].as_str().unwrap_or("").to_string()
 }
@@ -20,14 +21,31 @@ fn malformed_bodies_are_bad_requests() {
         ("application/json", &b"{not json"[..]),
         ("application/json", b"[1,2,3]"),
         ("application/yaml", b"a: [unclosed"),
-        ("application/vnd.kubernetes.protobuf", b"k8s\x00\xff\xff\xff"),
-        ("application/vnd.kubernetes.protobuf", b"not protobuf at all"),
+        (
+            "application/vnd.kubernetes.protobuf",
+            b"k8s\x00\xff\xff\xff",
+        ),
+        (
+            "application/vnd.kubernetes.protobuf",
+            b"not protobuf at all",
+        ),
         ("application/json", br#"{"metadata":{"name":"x"},"spec":5}"#),
-        ("application/json", br#"{"metadata":{"name":"x"},"spec":{"containers":"nope"}}"#),
-        ("application/json", br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}"#),
+        (
+            "application/json",
+            br#"{"metadata":{"name":"x"},"spec":{"containers":"nope"}}"#,
+        ),
+        (
+            "application/json",
+            br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}"#,
+        ),
     ] {
         let (code, resp) = http(&a, "POST", PODS, Some(ct), body);
-        assert_eq!(code, 400, "{ct} {:?}: {resp}", String::from_utf8_lossy(body));
+        assert_eq!(
+            code,
+            400,
+            "{ct} {:?}: {resp}",
+            String::from_utf8_lossy(body)
+        );
         assert_eq!(status_reason(&resp), "BadRequest");
     }
     let deep = "[".repeat(100_000);
@@ -35,7 +53,10 @@ fn malformed_bodies_are_bad_requests() {
     assert_eq!(code, 400);
     let (code, resp) = http(&a, "POST", PODS, Some("text/html"), b"<p>");
     assert_eq!(code, 415, "{resp}");
-    let big = format!("{{\"metadata\":{{\"name\":\"big\"}},\"x\":\"{}\"}}", "a".repeat(4 << 20));
+    let big = format!(
+        "{{\"metadata\":{{\"name\":\"big\"}},\"x\":\"{}\"}}",
+        "a".repeat(4 << 20)
+    );
     let (code, resp) = http(&a, "POST", PODS, Some("application/json"), big.as_bytes());
     assert_eq!(code, 413, "{resp}");
     // Nothing was created.
@@ -61,11 +82,29 @@ fn bad_parameters_are_bad_requests() {
         let (code, resp) = http(&a, "GET", &format!("{PODS}{q}"), None, b"");
         assert_eq!(code, 400, "{q}: {resp}");
     }
-    let (code, resp) = http(&a, "POST", &format!("{PODS}?fieldValidation=Sometimes"), Some("application/json"), b"{}");
+    let (code, resp) = http(
+        &a,
+        "POST",
+        &format!("{PODS}?fieldValidation=Sometimes"),
+        Some("application/json"),
+        b"{}",
+    );
     assert_eq!(code, 400, "{resp}");
-    let (code, resp) = http(&a, "PATCH", &format!("{PODS}/nope"), Some("application/merge-patch+json"), b"{}");
+    let (code, resp) = http(
+        &a,
+        "PATCH",
+        &format!("{PODS}/nope"),
+        Some("application/merge-patch+json"),
+        b"{}",
+    );
     assert_eq!(code, 404, "{resp}");
-    let (code, resp) = http(&a, "PATCH", &format!("{PODS}/nope"), Some("application/x-unknown"), b"{}");
+    let (code, resp) = http(
+        &a,
+        "PATCH",
+        &format!("{PODS}/nope"),
+        Some("application/x-unknown"),
+        b"{}",
+    );
     assert_eq!(code, 415, "{resp}");
     let (code, resp) = http(&a, "DELETE", "/api/v1/namespaces", None, b"");
     assert_eq!(code, 405, "{resp}");
@@ -123,15 +162,26 @@ fn garbage_never_yields_a_server_error() {
         for method in ["POST", "PUT", "PATCH", "DELETE", "GET"] {
             for body in &samples {
                 let ct = types[(next() % types.len() as u64) as usize];
-                let q = if method == "PATCH" && ct.contains("apply") { "?fieldManager=t" } else { "" };
+                let q = if method == "PATCH" && ct.contains("apply") {
+                    "?fieldManager=t"
+                } else {
+                    ""
+                };
                 let (code, resp) = http(&a, method, &format!("{path}{q}"), Some(ct), body);
                 count += 1;
-                assert!(code >= 200 && code < 500, "{method} {path} {ct} {}: {code} {resp}", String::from_utf8_lossy(body));
+                assert!(
+                    code >= 200 && code < 500,
+                    "{method} {path} {ct} {}: {code} {resp}",
+                    String::from_utf8_lossy(body)
+                );
             }
             // Random bytes too.
             let junk: Vec<u8> = (0..64).map(|_| next() as u8).collect();
             let (code, resp) = http(&a, method, path, Some(types[0]), &junk);
-            assert!(code >= 200 && code < 500, "{method} {path} junk: {code} {resp}");
+            assert!(
+                code >= 200 && code < 500,
+                "{method} {path} junk: {code} {resp}"
+            );
         }
     }
     assert!(count > 300);
