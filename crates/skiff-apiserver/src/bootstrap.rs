@@ -1,7 +1,6 @@
 //! The objects every cluster starts with: the namespaces `default`, `kube-system`, `kube-public` and
 //! `kube-node-lease` (each with its `default` service account), and the two built-in priority classes.
 
-use crate::decode::FieldValidation;
 use crate::registry::{Registry, WriteOptions};
 use serde_json::json;
 use skiff_api::resources;
@@ -9,11 +8,7 @@ use skiff_api::resources;
 const NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 pub async fn run(reg: &Registry) {
-    let opts = WriteOptions {
-        dry_run: false,
-        field_validation: FieldValidation::Ignore,
-        field_manager: "skiff-apiserver".into(),
-    };
+    let opts = WriteOptions::system("skiff-apiserver");
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces");
     for ns in NAMESPACES {
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});

@@ -5,7 +5,6 @@
 //!
 //! They scan the watch cache's metadata (no object is decoded unless it must be changed) twice a second.
 
-use crate::decode::FieldValidation;
 use crate::registry::{meta_str, DeleteOptions, WriteOptions};
 use crate::watchcache::CachedObject;
 use crate::State;
@@ -82,11 +81,7 @@ async fn finalize(state: &State, namespace: &str) -> Result<(), skiff_api::ApiEr
         return Ok(());
     }
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces");
-    let opts = WriteOptions {
-        dry_run: false,
-        field_validation: FieldValidation::Ignore,
-        field_manager: "skiff-namespace-controller".into(),
-    };
+    let opts = WriteOptions::system("skiff-namespace-controller");
     reg.update_with(
         ns_res,
         None,
@@ -259,9 +254,5 @@ async fn collect_garbage(state: &State) {
 }
 
 fn gc_opts() -> WriteOptions {
-    WriteOptions {
-        dry_run: false,
-        field_validation: FieldValidation::Ignore,
-        field_manager: "skiff-garbage-collector".into(),
-    }
+    WriteOptions::system("skiff-garbage-collector")
 }

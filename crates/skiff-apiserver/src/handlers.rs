@@ -136,6 +136,7 @@ impl Call<'_> {
             dry_run,
             field_validation: FieldValidation::parse(self.query.get("fieldValidation"))?,
             field_manager,
+            binding: false,
         })
     }
     pub fn output(&self) -> Result<Output, ApiError> {
@@ -753,7 +754,11 @@ pub async fn do_bind(
         ));
     }
     let now = crate::registry::now();
-    reg.update_with(r, namespace, name, None, opts, "Update", |old| {
+    let binding_opts = WriteOptions {
+        binding: true,
+        ..opts.clone()
+    };
+    reg.update_with(r, namespace, name, None, &binding_opts, "Update", |old| {
         let Some(old) = old else {
             return Err(ApiError::not_found("", "pods", name));
         };

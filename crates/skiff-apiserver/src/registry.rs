@@ -92,6 +92,21 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: String,
+    /// The write is a binding: it sets `spec.nodeName`, which no pod update may change, so update
+    /// validation does not apply (as upstream's binding storage writes directly).
+    pub binding: bool,
+}
+
+impl WriteOptions {
+    /// Options of a write the server makes itself.
+    pub fn system(manager: &str) -> WriteOptions {
+        WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Ignore,
+            field_manager: manager.into(),
+            binding: false,
+        }
+    }
 }
 
 /// `DeleteOptions` as the registry uses them.
@@ -326,10 +341,12 @@ impl Registry {
         } else {
             match self.cache.get(pcs, &pcs.key("", &class_name)) {
                 Some(c) => Some(c.value()),
-                None => return Err(ApiError::forbidden(format!(
+                None => {
+                    return Err(ApiError::forbidden(format!(
                     "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
                     meta_str(pod, "name")
-                ))),
+                )))
+                }
             }
         };
         let (value, policy, name) = match &class {
@@ -367,11 +384,7 @@ impl Registry {
     pub async fn ensure_default_service_account(&self, namespace: &str) {
         let sa = res("", "serviceaccounts");
         let obj = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
-        let opts = WriteOptions {
-            dry_run: false,
-            field_validation: FieldValidation::Ignore,
-            field_manager: "skiff-controller-manager".into(),
-        };
+        let opts = WriteOptions::system("skiff-controller-manager");
         match Box::pin(self.create(sa, Some(namespace), obj, &opts)).await {
             Ok(_) => {}
             Err(e) if e.reason == "AlreadyExists" => {}
@@ -469,8 +482,11 @@ impl Registry {
                 preserve_pod_priority(&mut new, &old);
             }
             let op = if status { Op::StatusUpdate } else { Op::Update };
-            let (mut new, warnings) =
-                strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
+            let (mut new, warnings) = if opts.binding {
+                (new, Vec::new())
+            } else {
+                strategy::admit_update(resource, new, &old, op, opts.field_validation)?
+            };
             set_rv(&mut new, kv.mod_revision);
             if resource.has_generation && !status && new.get("spec") != old.get("spec") {
                 let g = meta(&old)

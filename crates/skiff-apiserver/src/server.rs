@@ -298,11 +298,8 @@ async fn api(
                 .unwrap_or("")
                 .to_string();
             let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
-            let opts = crate::registry::WriteOptions {
-                dry_run: false,
-                field_validation: crate::decode::FieldValidation::Ignore,
-                field_manager: query.non_empty("fieldManager").unwrap_or("").to_string(),
-            };
+            let mut opts = crate::registry::WriteOptions::system("");
+            opts.field_manager = query.non_empty("fieldManager").unwrap_or("").to_string();
             handlers::do_bind(&state.registry, pods, Some(&ns), &name, &target, &opts).await
         }
         Target::Resource(req) => {
