@@ -15,6 +15,7 @@ pub mod table;
 pub mod labels;
 pub mod fields;
 pub mod patch;
+pub mod managedfields;
 
 pub use field::{ErrorList, FieldError, Path};
 pub use status::ApiError;

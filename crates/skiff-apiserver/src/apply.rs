@@ -1,12 +1,12 @@
-//! Server-side apply (`PATCH` with `application/apply-patch+yaml`).
-//!
-//! Creates the object when it does not exist; otherwise merges the applied configuration into the live
-//! object and records the manager's ownership with operation `Apply`.
+//! Server-side apply (`PATCH` with `application/apply-patch+yaml`): the applied configuration is merged
+//! into the live object by `skiff_api::managedfields::apply`, which tracks each manager's fields and
+//! reports conflicts with other managers (409, unless `force=true`). A missing object is created.
 
 use crate::convert;
 use crate::handlers::{object_reply, Call, Reply};
-use crate::registry::{meta_str, WriteOptions};
+use crate::registry::{meta_str, now, WriteOptions};
 use serde_json::Value;
+use skiff_api::managedfields;
 use skiff_api::resources::Resource;
 use skiff_api::ApiError;
 
@@ -16,7 +16,7 @@ pub async fn serve(
     name: &str,
     sub: Option<&str>,
     applied: Value,
-    _force: bool,
+    force: bool,
     opts: &WriteOptions,
 ) -> Result<Reply, ApiError> {
     if !applied.is_object() {
@@ -25,54 +25,58 @@ pub async fn serve(
         ));
     }
     let body_name = meta_str(&applied, "name");
-    if body_name.is_empty() {
-        return Err(ApiError::bad_request(
-            "metadata.name: Required value: name is required for apply",
-        ));
-    }
-    if body_name != name {
+    if !body_name.is_empty() && body_name != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
     let storage_res = convert::storage_resource(r);
     let reg = &call.state.registry;
-    let mut created = false;
-    let w = match reg
-        .get(storage_res, call.req.namespace.as_deref(), name)
-        .await
-    {
+    let ty = skiff_api::patch::schema::root_type(r.group, r.kind);
+    let api_version = r.api_version();
+    let manager = opts.field_manager.clone();
+    let opts = WriteOptions {
+        applied: true,
+        ..opts.clone()
+    };
+    let ns = call.req.namespace.as_deref();
+    let merge = |live: Option<&Value>| -> Result<Value, ApiError> {
+        let mut out = managedfields::apply_to_subresource(
+            live,
+            &applied,
+            &manager,
+            force,
+            &api_version,
+            sub,
+            ty,
+            &now(),
+        )
+        .map_err(|e| e.to_api_error())?;
+        if let Some(m) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("name".into(), Value::String(name.to_string()));
+        }
+        Ok(out)
+    };
+    let (w, created) = match reg.get(storage_res, ns, name).await {
         Err(e) if e.code == 404 && sub.is_none() => {
-            created = true;
-            let (res, obj, _) = convert::for_storage(r, applied.clone(), opts.field_validation)?;
-            let mut o = opts.clone();
-            o.field_manager = opts.field_manager.clone();
-            reg.create(res, call.req.namespace.as_deref(), obj, &o)
-                .await?
+            let obj = merge(None)?;
+            let (res, obj, _) = convert::for_storage(r, obj, opts.field_validation)?;
+            (reg.create(res, ns, obj, &opts).await?, true)
         }
         Err(e) => return Err(e),
         Ok(_) => {
             let fv = opts.field_validation;
-            reg.update_with(
-                storage_res,
-                call.req.namespace.as_deref(),
-                name,
-                sub,
-                opts,
-                "Apply",
-                |old| {
+            let w = reg
+                .update_with(storage_res, ns, name, sub, &opts, |old| {
                     let Some(old) = old else {
                         return Err(ApiError::not_found(r.group, r.plural, name));
                     };
-                    let external = convert::for_output(r, old.clone());
-                    let ty = skiff_api::patch::schema::root_type(r.group, r.kind);
-                    let merged = skiff_api::patch::strategic::apply(&external, &applied, ty)
-                        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+                    let merged = merge(Some(&convert::for_output(r, old.clone())))?;
                     let (_, obj, _) = convert::for_storage(r, merged, fv)?;
                     Ok(obj)
-                },
-            )
-            .await?
+                })
+                .await?;
+            (w, false)
         }
     };
     let code = if created { 201 } else { 200 };

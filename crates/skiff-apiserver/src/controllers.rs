@@ -82,22 +82,14 @@ async fn finalize(state: &State, namespace: &str) -> Result<(), skiff_api::ApiEr
     }
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces");
     let opts = WriteOptions::system("skiff-namespace-controller");
-    reg.update_with(
-        ns_res,
-        None,
-        namespace,
-        Some("finalize"),
-        &opts,
-        "Update",
-        |old| {
-            let Some(old) = old else {
-                return Err(skiff_api::ApiError::not_found("", "namespaces", namespace));
-            };
-            let mut new: Value = old.clone();
-            new["spec"]["finalizers"] = json!([]);
-            Ok(new)
-        },
-    )
+    reg.update_with(ns_res, None, namespace, Some("finalize"), &opts, |old| {
+        let Some(old) = old else {
+            return Err(skiff_api::ApiError::not_found("", "namespaces", namespace));
+        };
+        let mut new: Value = old.clone();
+        new["spec"]["finalizers"] = json!([]);
+        Ok(new)
+    })
     .await
     .map(|_| ())
 }
@@ -200,7 +192,7 @@ async fn collect_garbage(state: &State) {
             if orphan {
                 let uid = obj.uid.clone();
                 let _ = reg
-                    .update_with(dr, dns, &d.name, None, &gc_opts(), "Update", |old| {
+                    .update_with(dr, dns, &d.name, None, &gc_opts(), |old| {
                         let Some(old) = old else {
                             return Err(skiff_api::ApiError::not_found("", dr.plural, &d.name));
                         };
@@ -236,7 +228,7 @@ async fn collect_garbage(state: &State) {
             "orphan"
         };
         let _ = reg
-            .update_with(r, ns, &obj.name, None, &gc_opts(), "Update", |old| {
+            .update_with(r, ns, &obj.name, None, &gc_opts(), |old| {
                 let Some(old) = old else {
                     return Err(skiff_api::ApiError::not_found("", r.plural, &obj.name));
                 };

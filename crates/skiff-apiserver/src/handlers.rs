@@ -137,6 +137,7 @@ impl Call<'_> {
             field_validation: FieldValidation::parse(self.query.get("fieldValidation"))?,
             field_manager,
             binding: false,
+            applied: false,
         })
     }
     pub fn output(&self) -> Result<Output, ApiError> {
@@ -479,29 +480,21 @@ async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let finalize = call.req.subresource.as_deref() == Some("finalize");
     let w = call
         .registry()
-        .update_with(
-            storage_res,
-            call.namespace(),
-            name,
-            sub,
-            &opts,
-            "Update",
-            |old| {
-                let mut new = obj.clone();
-                if finalize {
-                    // namespaces/finalize changes only spec.finalizers.
-                    if let Some(old) = old {
-                        let fins = new
-                            .pointer("/spec/finalizers")
-                            .cloned()
-                            .unwrap_or(json!([]));
-                        new = old.clone();
-                        new["spec"]["finalizers"] = fins;
-                    }
+        .update_with(storage_res, call.namespace(), name, sub, &opts, |old| {
+            let mut new = obj.clone();
+            if finalize {
+                // namespaces/finalize changes only spec.finalizers.
+                if let Some(old) = old {
+                    let fins = new
+                        .pointer("/spec/finalizers")
+                        .cloned()
+                        .unwrap_or(json!([]));
+                    new = old.clone();
+                    new["spec"]["finalizers"] = fins;
                 }
-                Ok(new)
-            },
-        )
+            }
+            Ok(new)
+        })
         .await?;
     let mut warnings = w.warnings;
     warnings.extend(extra_warnings);
@@ -580,24 +573,16 @@ async fn patch(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let mut warnings_out = Vec::new();
     let w = call
         .registry()
-        .update_with(
-            storage_res,
-            call.namespace(),
-            name,
-            sub,
-            &opts,
-            "Update",
-            |old| {
-                let Some(old) = old else {
-                    return Err(ApiError::not_found(r.group, r.plural, name));
-                };
-                let external = convert::for_output(r, old.clone());
-                let patched = apply_patch(r, pt, &external, &patch)?;
-                let (_, obj, w) = convert::for_storage(r, patched, fv)?;
-                warnings_out = w;
-                Ok(obj)
-            },
-        )
+        .update_with(storage_res, call.namespace(), name, sub, &opts, |old| {
+            let Some(old) = old else {
+                return Err(ApiError::not_found(r.group, r.plural, name));
+            };
+            let external = convert::for_output(r, old.clone());
+            let patched = apply_patch(r, pt, &external, &patch)?;
+            let (_, obj, w) = convert::for_storage(r, patched, fv)?;
+            warnings_out = w;
+            Ok(obj)
+        })
         .await?;
     let mut warnings = w.warnings;
     warnings.extend(warnings_out);
@@ -758,7 +743,7 @@ pub async fn do_bind(
         binding: true,
         ..opts.clone()
     };
-    reg.update_with(r, namespace, name, None, &binding_opts, "Update", |old| {
+    reg.update_with(r, namespace, name, None, &binding_opts, |old| {
         let Some(old) = old else {
             return Err(ApiError::not_found("", "pods", name));
         };
@@ -788,7 +773,7 @@ pub async fn do_bind(
     })
     .await?;
     // The PodScheduled condition lives in status: set it through the status path.
-    reg.update_with(r, namespace, name, Some("status"), opts, "Update", |old| {
+    reg.update_with(r, namespace, name, Some("status"), opts, |old| {
         let Some(old) = old else { return Err(ApiError::not_found("", "pods", name)) };
         let mut new = old.clone();
         let conds = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
@@ -817,7 +802,7 @@ async fn scale(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let ct = call.header("content-type").map(str::to_string);
     let w = call
         .registry()
-        .update_with(r, call.namespace(), name, None, &opts, "Update", |old| {
+        .update_with(r, call.namespace(), name, None, &opts, |old| {
             let Some(old) = old else {
                 return Err(ApiError::not_found(r.group, r.plural, name));
             };

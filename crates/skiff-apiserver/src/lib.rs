@@ -14,7 +14,6 @@ mod convert;
 mod decode;
 mod discovery;
 mod handlers;
-mod managed;
 mod metrics;
 mod negotiation;
 pub mod registry;

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 use rand::Rng;
 use serde_json::{json, Map, Value};
+use skiff_api::patch::schema as patch_schema;
 use skiff_api::resources::{self, Resource};
-use skiff_api::ApiError;
+use skiff_api::{managedfields, ApiError};
 use skiff_store::{KeyValue, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +96,8 @@ pub struct WriteOptions {
     /// The write is a binding: it sets `spec.nodeName`, which no pod update may change, so update
     /// validation does not apply (as upstream's binding storage writes directly).
     pub binding: bool,
+    /// The object's managedFields were already computed by server-side apply.
+    pub applied: bool,
 }
 
 impl WriteOptions {
@@ -105,6 +108,7 @@ impl WriteOptions {
             field_validation: FieldValidation::Ignore,
             field_manager: manager.into(),
             binding: false,
+            applied: false,
         }
     }
 }
@@ -277,14 +281,17 @@ impl Registry {
             self.check_namespace(namespace.unwrap_or("")).await?;
         }
         let name = meta_str(&obj, "name").to_string();
-        crate::managed::record(
-            None,
-            &mut obj,
-            &opts.field_manager,
-            "Update",
-            &resource.api_version(),
-            None,
-        );
+        if !opts.applied {
+            managedfields::update(
+                None,
+                &mut obj,
+                &opts.field_manager,
+                &resource.api_version(),
+                None,
+                patch_schema::root_type(resource.group, resource.kind),
+                &now(),
+            );
+        }
         if opts.dry_run {
             return Ok(Written {
                 object: obj,
@@ -405,7 +412,6 @@ impl Registry {
         name: &str,
         subresource: Option<&str>,
         opts: &WriteOptions,
-        operation: &str,
         mut change: F,
     ) -> Result<Written, ApiError>
     where
@@ -495,14 +501,17 @@ impl Registry {
                     .unwrap_or(0);
                 meta_mut(&mut new).insert("generation".into(), json!(g + 1));
             }
-            crate::managed::record(
-                Some(&old),
-                &mut new,
-                &opts.field_manager,
-                operation,
-                &resource.api_version(),
-                subresource,
-            );
+            if !opts.applied {
+                managedfields::update(
+                    Some(&old),
+                    &mut new,
+                    &opts.field_manager,
+                    &resource.api_version(),
+                    subresource.filter(|s| *s == "status"),
+                    patch_schema::root_type(resource.group, resource.kind),
+                    &now(),
+                );
+            }
             if without_managed_time(&new) == without_managed_time(&old) {
                 // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
                 return Ok(Written {

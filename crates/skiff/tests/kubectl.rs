@@ -157,13 +157,33 @@ fn apply_twice_then_server_side_and_conflict() {
         s.ok(&["apply", "--server-side", "-f", &cf]).trim(),
         "configmap/cfg serverside-applied"
     );
-    let cm = json(&s.ok(&["get", "cm", "cfg", "-o", "json"]));
+    let cm = json(&s.ok(&["get", "cm", "cfg", "-o", "json", "--show-managed-fields"]));
     assert_eq!(cm["data"]["a"], "1");
-    assert!(cm["metadata"]["managedFields"]
+    let entry = cm["metadata"]["managedFields"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|m| m["manager"] == "kubectl" && m["operation"] == "Apply"));
+        .find(|m| m["manager"] == "kubectl" && m["operation"] == "Apply")
+        .cloned()
+        .expect("kubectl's Apply entry");
+    assert_eq!(entry["fieldsV1"], serde_json::json!({"f:data": {"f:a": {}}}));
+
+    // Another manager owns data.b: applying a different value is a conflict.
+    s.ok(&["patch", "cm", "cfg", "--type=merge", "-p", r#"{"data":{"b":"mine"}}"#]);
+    let other = s.manifest("cm2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: \"1\"\n  b: \"theirs\"\n");
+    let err = s.fails(&["apply", "--server-side", "-f", &other]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\" using v1: .data.b"),
+        "{err}"
+    );
+    assert!(err.contains("--force-conflicts"), "{err}");
+    s.ok(&["apply", "--server-side", "--force-conflicts", "-f", &other]);
+    let cm = json(&s.ok(&["get", "cm", "cfg", "-o", "json"]));
+    assert_eq!(cm["data"]["b"], "theirs");
+    // Dropping a field from the applied config removes it.
+    s.ok(&["apply", "--server-side", "-f", &cf]);
+    let cm = json(&s.ok(&["get", "cm", "cfg", "-o", "json"]));
+    assert!(cm["data"].get("b").is_none(), "{cm}");
 }
 
 #[test]
