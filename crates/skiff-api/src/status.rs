@@ -33,7 +33,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Details>,
+    /// Boxed: most errors carry none, and a small error keeps `Result`s small.
+    pub details: Option<Box<Details>>,
 }
 
 impl fmt::Display for ApiError {
@@ -66,7 +67,7 @@ impl ApiError {
             code: 404,
             reason: "NotFound",
             message: format!("{} \"{}\" not found", qualified(resource, group), name),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
@@ -74,7 +75,7 @@ impl ApiError {
             code: 409,
             reason: "AlreadyExists",
             message: format!("{} \"{}\" already exists", qualified(resource, group), name),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
     /// An optimistic-concurrency failure (`Operation cannot be fulfilled on pods "web": ...`).
@@ -83,7 +84,7 @@ impl ApiError {
             code: 409,
             reason: "Conflict",
             message: format!("Operation cannot be fulfilled on {} \"{}\": {}", qualified(resource, group), name, why),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
     /// The object was modified since the client read it.
@@ -105,13 +106,13 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("{} \"{}\" is invalid: {}", qualified(kind, group), name, aggregate_message(errs)),
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_string(),
                 group: group.to_string(),
                 kind: kind.to_string(),
                 causes,
                 ..Default::default()
-            }),
+            })),
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {

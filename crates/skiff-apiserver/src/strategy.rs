@@ -67,23 +67,19 @@ fn run<T: Admit>(
             obj.validate_status_update(&old, resource.namespaced)
         }
     };
-    let name = serde_json::to_value(&obj)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let out = serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
     if !errs.is_empty() {
+        let name = out
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         return Err(ApiError::invalid(
             resource.group,
             resource.kind,
-            &name,
+            name,
             &errs,
         ));
     }
-    let out = serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((out, warnings))
 }
 

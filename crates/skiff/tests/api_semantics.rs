@@ -88,7 +88,7 @@ fn binding_sets_node_once_and_status_is_separate() {
     let (_, body) = http(
         &a,
         "GET",
-        &format!("/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1,status.phase!%3DSucceeded"),
+        "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1,status.phase!%3DSucceeded",
         None,
         b"",
     );

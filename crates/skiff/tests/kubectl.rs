@@ -166,14 +166,26 @@ fn apply_twice_then_server_side_and_conflict() {
         .find(|m| m["manager"] == "kubectl" && m["operation"] == "Apply")
         .cloned()
         .expect("kubectl's Apply entry");
-    assert_eq!(entry["fieldsV1"], serde_json::json!({"f:data": {"f:a": {}}}));
+    assert_eq!(
+        entry["fieldsV1"],
+        serde_json::json!({"f:data": {"f:a": {}}})
+    );
 
     // Another manager owns data.b: applying a different value is a conflict.
-    s.ok(&["patch", "cm", "cfg", "--type=merge", "-p", r#"{"data":{"b":"mine"}}"#]);
+    s.ok(&[
+        "patch",
+        "cm",
+        "cfg",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"b":"mine"}}"#,
+    ]);
     let other = s.manifest("cm2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: \"1\"\n  b: \"theirs\"\n");
     let err = s.fails(&["apply", "--server-side", "-f", &other]);
     assert!(
-        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\" using v1: .data.b"),
+        err.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-patch\" using v1: .data.b"
+        ),
         "{err}"
     );
     assert!(err.contains("--force-conflicts"), "{err}");

@@ -171,7 +171,7 @@ impl ApplyError {
                 code: 409,
                 reason: "Conflict",
                 message: conflicts_message(cs),
-                details: Some(Details {
+                details: Some(Box::new(Details {
                     causes: cs
                         .iter()
                         .map(|c| Cause {
@@ -181,7 +181,7 @@ impl ApplyError {
                         })
                         .collect(),
                     ..Default::default()
-                }),
+                })),
             },
         }
     }

@@ -13,7 +13,7 @@ pub mod merge;
 pub mod schema;
 pub mod strategic;
 
-use crate::status::{ApiError, Details};
+use crate::status::ApiError;
 
 /// A patch that could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +57,7 @@ impl PatchError {
                 reason: "Invalid",
                 message: "the server rejected our request due to an error in our request"
                     .to_string(),
-                details: Some(Details::default()),
+                details: Some(Box::default()),
             },
         }
     }

@@ -152,8 +152,8 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        dir
+
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
     /// Stops the server with SIGTERM and waits for it; returns whether it exited cleanly.
