@@ -107,8 +107,18 @@ pub fn quote(s: &str) -> String {
 }
 
 impl FieldError {
-    fn new(kind: ErrorType, path: &Path, bad_value: Option<String>, detail: impl Into<String>) -> Self {
-        FieldError { kind, field: path.as_str().to_string(), bad_value, detail: detail.into() }
+    fn new(
+        kind: ErrorType,
+        path: &Path,
+        bad_value: Option<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            kind,
+            field: path.as_str().to_string(),
+            bad_value,
+            detail: detail.into(),
+        }
     }
     pub fn required(path: &Path, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Required, path, None, detail)
@@ -145,10 +155,20 @@ impl FieldError {
         Self::new(ErrorType::Forbidden, path, None, detail)
     }
     pub fn too_long(path: &Path, max: usize) -> Self {
-        Self::new(ErrorType::TooLong, path, None, format!("may not be more than {max} bytes"))
+        Self::new(
+            ErrorType::TooLong,
+            path,
+            None,
+            format!("may not be more than {max} bytes"),
+        )
     }
     pub fn too_many(path: &Path, actual: usize, max: usize) -> Self {
-        Self::new(ErrorType::TooMany, path, None, format!("{actual}: must have at most {max} items"))
+        Self::new(
+            ErrorType::TooMany,
+            path,
+            None,
+            format!("{actual}: must have at most {max} items"),
+        )
     }
     pub fn internal(path: &Path, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Internal, path, None, detail)
@@ -186,7 +206,13 @@ pub type ErrorList = Vec<FieldError>;
 pub fn aggregate_message(errs: &[FieldError]) -> String {
     match errs {
         [one] => one.to_string(),
-        many => format!("[{}]", many.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -196,14 +222,26 @@ mod tests {
 
     #[test]
     fn renders_like_apimachinery() {
-        let p = Path::new("spec").child("containers").index(0).child("image");
-        assert_eq!(FieldError::required(&p, "").to_string(), "spec.containers[0].image: Required value");
+        let p = Path::new("spec")
+            .child("containers")
+            .index(0)
+            .child("image");
+        assert_eq!(
+            FieldError::required(&p, "").to_string(),
+            "spec.containers[0].image: Required value"
+        );
         let r = Path::new("spec").child("restartPolicy");
         assert_eq!(
             FieldError::not_supported(&r, "Sometimes", &["Always", "Never", "OnFailure"]).to_string(),
             "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\", \"OnFailure\""
         );
-        let errs = vec![FieldError::required(&p, ""), FieldError::duplicate(&Path::new("a"), "x")];
-        assert_eq!(aggregate_message(&errs), "[spec.containers[0].image: Required value, a: Duplicate value: \"x\"]");
+        let errs = vec![
+            FieldError::required(&p, ""),
+            FieldError::duplicate(&Path::new("a"), "x"),
+        ];
+        assert_eq!(
+            aggregate_message(&errs),
+            "[spec.containers[0].image: Required value, a: Duplicate value: \"x\"]"
+        );
     }
 }

@@ -4,18 +4,18 @@
 //! field selectors, quantities, the patch engines (JSON merge, JSON patch, strategic merge, server-side
 //! apply), defaulting and validation with field paths, server-side Tables, and `Status` errors.
 
+pub mod defaults;
 pub mod field;
+pub mod fields;
+pub mod labels;
+pub mod managedfields;
+pub mod names;
+pub mod patch;
+pub mod quantity;
 pub mod resources;
 pub mod status;
-pub mod quantity;
-pub mod names;
-pub mod defaults;
-pub mod validation;
 pub mod table;
-pub mod labels;
-pub mod fields;
-pub mod patch;
-pub mod managedfields;
+pub mod validation;
 
 pub use field::{ErrorList, FieldError, Path};
 pub use status::ApiError;

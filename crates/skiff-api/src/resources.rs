@@ -69,12 +69,27 @@ impl Resource {
     }
 }
 
-const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 macro_rules! sub {
     ($name:expr, $group:expr, $version:expr, $kind:expr, $verbs:expr) => {
-        Subresource { name: $name, group: $group, version: $version, kind: $kind, verbs: $verbs }
+        Subresource {
+            name: $name,
+            group: $group,
+            version: $version,
+            kind: $kind,
+            verbs: $verbs,
+        }
     };
 }
 
@@ -105,10 +120,15 @@ pub static RESOURCES: &[Resource] = &[
         plural: "namespaces",
         singular: "namespace",
         namespaced: false,
-        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         short_names: &["ns"],
         categories: &[],
-        subresources: &[sub!("finalize", "", "v1", "Namespace", &["update"]), sub!("status", "", "v1", "Namespace", STATUS_VERBS)],
+        subresources: &[
+            sub!("finalize", "", "v1", "Namespace", &["update"]),
+            sub!("status", "", "v1", "Namespace", STATUS_VERBS),
+        ],
         storage: "namespaces",
         has_generation: false,
     },
@@ -286,18 +306,27 @@ pub fn groups() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Resources of one group/version.
-pub fn in_group_version<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static Resource> + 'a {
-    RESOURCES.iter().filter(move |r| r.group == group && r.version == version)
+pub fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static Resource> + 'a {
+    RESOURCES
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
 }
 
 /// Looks up a resource by group, version and plural.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Looks up a resource by group and kind (any version).
 pub fn find_kind(group: &str, kind: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.group == group && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.kind == kind)
 }
 
 #[cfg(test)]
@@ -310,7 +339,10 @@ mod tests {
         assert_eq!(pods.key("default", "web"), "/registry/pods/default/web");
         let nodes = find("", "v1", "nodes").unwrap();
         assert_eq!(nodes.key("", "n1"), "/registry/minions/n1");
-        assert_eq!(find("apps", "v1", "deployments").unwrap().api_version(), "apps/v1");
+        assert_eq!(
+            find("apps", "v1", "deployments").unwrap().api_version(),
+            "apps/v1"
+        );
         assert_eq!(groups()[0], ("", "v1"));
     }
 }

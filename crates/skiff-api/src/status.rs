@@ -55,12 +55,22 @@ pub fn qualified(resource: &str, group: &str) -> String {
 }
 
 fn resource_details(group: &str, resource: &str, name: &str) -> Details {
-    Details { name: name.to_string(), group: group.to_string(), kind: resource.to_string(), ..Default::default() }
+    Details {
+        name: name.to_string(),
+        group: group.to_string(),
+        kind: resource.to_string(),
+        ..Default::default()
+    }
 }
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         ApiError {
@@ -83,7 +93,12 @@ impl ApiError {
         ApiError {
             code: 409,
             reason: "Conflict",
-            message: format!("Operation cannot be fulfilled on {} \"{}\": {}", qualified(resource, group), name, why),
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                qualified(resource, group),
+                name,
+                why
+            ),
             details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
@@ -100,12 +115,21 @@ impl ApiError {
     pub fn invalid(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Self {
         let causes = errs
             .iter()
-            .map(|e| Cause { reason: e.kind.reason().to_string(), message: e.body(), field: e.field.clone() })
+            .map(|e| Cause {
+                reason: e.kind.reason().to_string(),
+                message: e.body(),
+                field: e.field.clone(),
+            })
             .collect();
         ApiError {
             code: 422,
             reason: "Invalid",
-            message: format!("{} \"{}\" is invalid: {}", qualified(kind, group), name, aggregate_message(errs)),
+            message: format!(
+                "{} \"{}\" is invalid: {}",
+                qualified(kind, group),
+                name,
+                aggregate_message(errs)
+            ),
             details: Some(Box::new(Details {
                 name: name.to_string(),
                 group: group.to_string(),
@@ -128,7 +152,11 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
     /// 410 for a watch or list from a compacted revision.
     pub fn expired(message: impl Into<String>) -> Self {
@@ -141,7 +169,11 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(504, "Timeout", message)
@@ -231,12 +263,21 @@ mod tests {
 
     #[test]
     fn invalid_names_kind_and_field() {
-        let p = Path::new("spec").child("containers").index(0).child("image");
+        let p = Path::new("spec")
+            .child("containers")
+            .index(0)
+            .child("image");
         let e = ApiError::invalid("", "Pod", "bad", &[FieldError::required(&p, "")]);
-        assert_eq!(e.message, "Pod \"bad\" is invalid: spec.containers[0].image: Required value");
+        assert_eq!(
+            e.message,
+            "Pod \"bad\" is invalid: spec.containers[0].image: Required value"
+        );
         let v = e.to_value();
         assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueRequired");
-        assert_eq!(v["details"]["causes"][0]["field"], "spec.containers[0].image");
+        assert_eq!(
+            v["details"]["causes"][0]["field"],
+            "spec.containers[0].image"
+        );
         assert_eq!(v["code"], 422);
     }
 }
