@@ -10,15 +10,15 @@
 //!
 //! Backends:
 //! - [`SqliteStore`], the default: one file, kine's schema (one row per revision). Durable writes cost an
-//!   fsync, so a store that committed each write on its own would top out at a few hundred writes per
-//!   second. Instead one writer thread owns the connection and does **group commit**: callers queue their
+//!   fsync, so a store that committed each write on its own would manage one write per fsync. Instead one writer thread owns the connection and does **group commit**: callers queue their
 //!   requests, the writer drains everything queued, commits it as one transaction (one fsync), answers all
 //!   callers, then publishes the committed events to watchers. Under load the batch grows by itself, so
 //!   throughput scales with concurrency while latency stays about one fsync. Compaction runs in small
-//!   steps between those batches, so writers never wait long for it.
+//!   steps that ride in some of those transactions (sized to a few milliseconds, at most one transaction
+//!   in four), so writers never wait long for it; WAL checkpoints run on their own thread.
 //! - [`MemoryStore`]: the same semantics in memory, for tests and benchmarks.
 //!
-//! [`conformance`] (feature `test-util`) is the backend-independent test suite both backends pass.
+//! `conformance` (feature `test-util`) is the backend-independent test suite both backends pass.
 
 use bytes::Bytes;
 

@@ -314,7 +314,11 @@ async fn periodic_compactor_keeps_recent_history() {
 #[ignore = "throughput measurement; run in release mode"]
 async fn throughput_32_callers() {
     const CALLERS: usize = 32;
-    const TOTAL: usize = 10_000;
+    // SKIFF_STORE_BENCH_TOTAL=100000 for a longer run (WAL rewinds, background checkpoints).
+    let total: usize = std::env::var("SKIFF_STORE_BENCH_TOTAL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     for value_len in [1024, 4096] {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("store.db")).unwrap());
@@ -323,8 +327,8 @@ async fn throughput_32_callers() {
         for t in 0..CALLERS {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(TOTAL / CALLERS + 1);
-                for i in (t..TOTAL).step_by(CALLERS) {
+                let mut latencies = Vec::with_capacity(total / CALLERS + 1);
+                for i in (t..total).step_by(CALLERS) {
                     let begun = Instant::now();
                     store
                         .create(
@@ -338,7 +342,7 @@ async fn throughput_32_callers() {
                 latencies
             }));
         }
-        let mut latencies = Vec::with_capacity(TOTAL);
+        let mut latencies = Vec::with_capacity(total);
         for task in tasks {
             latencies.extend(task.await.unwrap());
         }
@@ -347,8 +351,82 @@ async fn throughput_32_callers() {
         let pct =
             |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
         println!(
-            "sqlite: {TOTAL} creates of {value_len} B from {CALLERS} callers in {elapsed:.2?}: {:.0} creates/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
-            TOTAL as f64 / elapsed.as_secs_f64(),
+            "sqlite: {total} creates of {value_len} B from {CALLERS} callers in {elapsed:.2?}: {:.0} creates/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            total as f64 / elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.99),
+            latencies.last().unwrap()
+        );
+    }
+}
+
+/// `cargo test --release -p skiff-store -- --ignored --nocapture`: write latency of 32 callers while
+/// 50,000 revisions of history are compacted, against the same load without compaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "latency measurement; run in release mode"]
+async fn write_latency_during_compaction() {
+    const CALLERS: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("store.db")).unwrap());
+    // History: 1,000 keys updated 50 times each, 1 KiB values.
+    let mut tasks = Vec::new();
+    for t in 0..CALLERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in (t..1000).step_by(CALLERS) {
+                let key = format!("/registry/leases/ns/l{k}");
+                let mut kv = store.create(&key, value(1024, 0)).await.unwrap();
+                for i in 1..50 {
+                    kv = store
+                        .update(&key, value(1024, i), kv.mod_revision)
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let history = store.current_revision().await.unwrap();
+
+    for compacting in [false, true] {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut writers = Vec::new();
+        for t in 0..CALLERS {
+            let (store, stop) = (store.clone(), stop.clone());
+            writers.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let begun = Instant::now();
+                    let key = format!("/registry/events/ns/{compacting}-{t}-{i}");
+                    store.create(&key, value(1024, i)).await.unwrap();
+                    latencies.push(begun.elapsed());
+                    i += 1;
+                }
+                latencies
+            }));
+        }
+        let started = Instant::now();
+        if compacting {
+            store.compact(history).await.unwrap();
+        } else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let elapsed = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        for writer in writers {
+            latencies.extend(writer.await.unwrap());
+        }
+        latencies.sort_unstable();
+        let pct =
+            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        println!(
+            "sqlite: {} creates from {CALLERS} callers {} ({elapsed:.2?}): p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            latencies.len(),
+            if compacting { "while compacting 50,000 revisions" } else { "without compaction" },
             pct(0.50),
             pct(0.99),
             latencies.last().unwrap()

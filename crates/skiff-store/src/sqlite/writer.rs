@@ -17,7 +17,7 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, oneshot};
 
 pub(crate) enum Request {
@@ -48,20 +48,33 @@ pub(crate) enum WriteOp {
     },
 }
 
-/// Compaction state, as recorded in `skiff_meta`.
+/// Compaction state: `target` and `progress` are recorded in `skiff_meta`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CompactState {
     /// The compacted revision: watches from before it fail.
     pub target: Revision,
     /// History at or below this revision has been removed; below `target` while compaction is under way.
     pub progress: Revision,
+    /// Free pages still in the file, to be returned by later steps.
+    pub free_pages: i64,
 }
 
 impl CompactState {
     pub fn done(&self) -> bool {
-        self.progress >= self.target
+        self.progress >= self.target && self.free_pages == 0
     }
 }
+
+/// How long a transaction that carries a compaction step should take, commit included: the size of the
+/// steps adapts to it (halved when a transaction overruns, doubled when it is well under).
+const STEP_BUDGET: Duration = Duration::from_millis(4);
+/// A compaction step runs in at most one transaction of this many (the others wait for the writes alone).
+const STEP_DUTY: u32 = 4;
+/// Smallest number of revisions per compaction step.
+const MIN_STEP_REVISIONS: Revision = 16;
+/// Fewest and most pages one compaction step returns to the file system (`PRAGMA incremental_vacuum(N)`).
+const MIN_VACUUM_PAGES: i64 = 16;
+const MAX_VACUUM_PAGES: i64 = 256;
 
 /// State the writer publishes to the store's handles.
 #[derive(Default)]
@@ -76,7 +89,13 @@ pub(crate) struct Writer {
     conn: Connection,
     revision: Revision,
     compaction: CompactState,
+    /// Most revisions per compaction step.
     compaction_batch: Revision,
+    /// Revisions per compaction step now, adapted to `STEP_BUDGET` (large values make each revision
+    /// costlier to remove).
+    step_revisions: Revision,
+    /// Pages returned to the file system per compaction step now, adapted likewise.
+    vacuum_pages: i64,
     max_group: usize,
     shared: Arc<Shared>,
     events: broadcast::Sender<Batch>,
@@ -129,8 +148,14 @@ impl Writer {
         Ok(Writer {
             conn,
             revision,
-            compaction: CompactState { target, progress },
+            compaction: CompactState {
+                target,
+                progress,
+                free_pages: 0,
+            },
             compaction_batch: compaction_batch.max(1),
+            step_revisions: MIN_STEP_REVISIONS.min(compaction_batch.max(1)),
+            vacuum_pages: MIN_VACUUM_PAGES,
             max_group: max_group.max(1),
             shared,
             events,
@@ -140,17 +165,68 @@ impl Writer {
     }
 
     /// Serves requests until every sender is gone.
+    ///
+    /// Compaction steps are held back so that they take at most a quarter of the writer's time
+    /// (`STEP_DUTY`): while compaction runs, most groups carry no step and wait for nothing but their own
+    /// commit.
     pub fn run(mut self, requests: mpsc::Receiver<Request>) {
         let mut group = Vec::with_capacity(self.max_group);
-        while let Ok(first) = requests.recv() {
-            group.push(first);
+        let mut held_step: Option<Request> = None;
+        let mut next_step_at = Instant::now();
+        let mut open = true;
+        while open || held_step.is_some() {
+            // Wait for a request, or until the held compaction step may run.
+            let first = match (&held_step, open) {
+                (None, _) => requests.recv().ok(),
+                (Some(_), true) => {
+                    match requests
+                        .recv_timeout(next_step_at.saturating_duration_since(Instant::now()))
+                    {
+                        Ok(request) => Some(request),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            open = false;
+                            None
+                        }
+                    }
+                }
+                (Some(_), false) => None,
+            };
+            match first {
+                Some(request) => group.push(request),
+                None if held_step.is_none() => open = false,
+                None => {}
+            }
             while group.len() < self.max_group {
                 match requests.try_recv() {
                     Ok(request) => group.push(request),
                     Err(_) => break,
                 }
             }
+            // At most one step is outstanding (compactions are serialized); hold it until its turn.
+            if let Some(i) = group
+                .iter()
+                .position(|r| matches!(r, Request::CompactStep { .. }))
+            {
+                held_step = Some(group.remove(i));
+            }
+            let step_due = Instant::now() >= next_step_at || !open;
+            if step_due {
+                if let Some(step) = held_step.take() {
+                    group.push(step);
+                }
+            }
+            if group.is_empty() {
+                continue;
+            }
+            let carries_step = group
+                .iter()
+                .any(|r| matches!(r, Request::CompactStep { .. }));
+            let started = Instant::now();
             self.commit_group(&mut group);
+            if carries_step {
+                next_step_at = Instant::now() + started.elapsed() * (STEP_DUTY - 1);
+            }
         }
         tracing::debug!(revision = self.revision, "sqlite writer stopped");
     }
@@ -187,6 +263,12 @@ impl Writer {
                     })
                     .collect();
             }
+        }
+        if group
+            .iter()
+            .any(|r| matches!(r, Request::CompactStep { .. }))
+        {
+            self.adapt_compaction_step(started.elapsed());
         }
         tracing::trace!(
             requests = group.len(),
@@ -369,9 +451,21 @@ impl Writer {
         Ok(Ok(event))
     }
 
+    /// Sizes the next compaction step after the time the last one's transaction took.
+    fn adapt_compaction_step(&mut self, took: Duration) {
+        if took > STEP_BUDGET {
+            self.step_revisions = (self.step_revisions / 2).max(MIN_STEP_REVISIONS);
+            self.vacuum_pages = (self.vacuum_pages / 2).max(MIN_VACUUM_PAGES);
+        } else if took < STEP_BUDGET / 2 {
+            self.step_revisions = (self.step_revisions * 2).min(self.compaction_batch);
+            self.vacuum_pages = (self.vacuum_pages * 2).min(MAX_VACUUM_PAGES);
+        }
+    }
+
     /// Removes the history of one batch of revisions: rows superseded by a row in the batch, and delete
-    /// markers in the batch. Then returns the freed pages to the file system.
+    /// markers in the batch. Then returns some freed pages to the file system.
     fn compact_step(&mut self, target: Revision, state: &mut CompactState) -> rusqlite::Result<()> {
+        let started = Instant::now();
         if target > state.target {
             // Recorded before any row goes, in a commit no later than the first deletion: a watch that read
             // the old compacted revision in its snapshot also sees none of the deletions.
@@ -379,22 +473,35 @@ impl Writer {
             state.target = target;
         }
         let from = state.progress;
-        let to = (from + self.compaction_batch).min(state.target);
-        if to <= from {
-            return Ok(());
+        let to = (from + self.step_revisions).min(state.target);
+        let mut removed = 0;
+        if to > from {
+            removed = self
+                .conn
+                .prepare_cached(DELETE_SUPERSEDED)?
+                .execute((from, to))?;
+            schema::write_meta(&self.conn, META_COMPACT_PROGRESS, to)?;
+            state.progress = to;
         }
-        let removed = self
+        // With auto_vacuum=INCREMENTAL this moves free pages to the end of the file and truncates it, keeping
+        // the file near the size of the live data. The pragma does its work only as it is stepped.
+        let mut vacuum = self
             .conn
-            .prepare_cached(DELETE_SUPERSEDED)?
-            .execute((from, to))?;
-        schema::write_meta(&self.conn, META_COMPACT_PROGRESS, to)?;
-        state.progress = to;
-        // With auto_vacuum=INCREMENTAL this moves the pages freed above to the end of the file and truncates
-        // it, keeping the file near the size of the live data. It runs to completion only when stepped.
-        let mut vacuum = self.conn.prepare_cached("PRAGMA incremental_vacuum")?;
+            .prepare(&format!("PRAGMA incremental_vacuum({})", self.vacuum_pages))?;
         let mut rows = vacuum.query([])?;
         while rows.next()?.is_some() {}
-        tracing::debug!(from, to, removed, "compaction step");
+        drop(rows);
+        state.free_pages = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+        tracing::debug!(
+            from,
+            to,
+            removed,
+            free_pages = state.free_pages,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "compaction step"
+        );
         Ok(())
     }
 }
