@@ -299,9 +299,9 @@ impl WatchCache {
         let from = (rev - capacity as i64)
             .max(store.compacted_revision())
             .max(0);
-        let mut stream = match store.watch("/registry/", from).await {
-            Ok(s) => s,
-            Err(StoreError::Compacted { .. }) => store.watch("/registry/", rev).await?,
+        let (mut stream, from) = match store.watch("/registry/", from).await {
+            Ok(s) => (s, from),
+            Err(StoreError::Compacted { .. }) => (store.watch("/registry/", rev).await?, rev),
             Err(e) => return Err(e),
         };
         let follower = cache.clone();
@@ -314,19 +314,35 @@ impl WatchCache {
         }
         follower.inner.write().expect("cache lock").oldest = from;
         tokio::spawn(async move {
-            while let Some(batch) = stream.recv().await {
-                match batch {
-                    Ok(events) => {
-                        follower.apply(&events, rev);
-                        if follower.revision() >= rev {
-                            if let Some(tx) = ready_tx.take() {
-                                let _ = tx.send(());
+            loop {
+                while let Some(batch) = stream.recv().await {
+                    match batch {
+                        Ok(events) => {
+                            follower.apply(&events, rev);
+                            // Ready once the history refill has reached the loaded revision (the row
+                            // at that revision always exists: only revisions at or below the
+                            // compacted one are removed).
+                            let last = events.last().map(Event::revision).unwrap_or(0);
+                            if last >= rev {
+                                if let Some(tx) = ready_tx.take() {
+                                    let _ = tx.send(());
+                                }
                             }
                         }
+                        Err(StoreError::Closed) => return,
+                        Err(e) => {
+                            tracing::error!(error = %e, "the watch cache's store watch failed; resuming");
+                            break;
+                        }
                     }
+                }
+                // The stream ended or failed: resume from what the cache has, after a short pause.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match store.watch("/registry/", follower.revision()).await {
+                    Ok(s) => stream = s,
+                    Err(StoreError::Closed) => return,
                     Err(e) => {
-                        tracing::error!(error = %e, "watch cache lost its store watch");
-                        break;
+                        tracing::error!(error = %e, "the watch cache cannot resume its store watch")
                     }
                 }
             }
