@@ -767,18 +767,15 @@ pub async fn do_bind(
                 &format!("pod {name} is already assigned to node \"{cur}\""),
             ));
         }
+        // One write sets the node and the PodScheduled condition, as upstream's binding storage does.
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!(target);
-        Ok(new)
-    })
-    .await?;
-    // The PodScheduled condition lives in status: set it through the status path.
-    reg.update_with(r, namespace, name, Some("status"), opts, |old| {
-        let Some(old) = old else { return Err(ApiError::not_found("", "pods", name)) };
-        let mut new = old.clone();
         let conds = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
         let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
-        conds.insert(0, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
+        conds.insert(
+            0,
+            json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}),
+        );
         new["status"]["conditions"] = Value::Array(conds);
         Ok(new)
     })

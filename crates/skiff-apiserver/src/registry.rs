@@ -472,7 +472,9 @@ impl Registry {
                 }
                 m.remove("selfLink");
             }
-            strategy::prepare_for_update(resource, &mut new, &old, status);
+            if !opts.binding {
+                strategy::prepare_for_update(resource, &mut new, &old, status);
+            }
             if resource.kind == "Namespace" && subresource != Some("finalize") {
                 // Only namespaces/finalize may change spec.finalizers.
                 match old.pointer("/spec/finalizers").cloned() {
