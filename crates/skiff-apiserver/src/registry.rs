@@ -275,7 +275,7 @@ impl Registry {
             }
         }
         strategy::prepare_for_create(resource, &mut obj);
-        self.admission_create(resource, &mut obj)?;
+        self.admission_create(resource, &mut obj).await?;
         let (mut obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
         if resource.namespaced {
             self.check_namespace(namespace.unwrap_or("")).await?;
@@ -323,9 +323,9 @@ impl Registry {
     }
 
     /// Admission on create: service account, pod priority, service cluster IP.
-    fn admission_create(&self, resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    async fn admission_create(&self, resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
         match (resource.group, resource.kind) {
-            ("", "Pod") => self.admit_pod_priority(obj),
+            ("", "Pod") => self.admit_pod_priority(obj).await,
             ("", "Service") => self.services.allocate(&self.cache, obj),
             _ => Ok(()),
         }
@@ -333,7 +333,7 @@ impl Registry {
 
     /// Upstream's Priority admission: resolve `priorityClassName` (or the global default) into
     /// `spec.priority` and `spec.preemptionPolicy`.
-    fn admit_pod_priority(&self, pod: &mut Value) -> Result<(), ApiError> {
+    async fn admit_pod_priority(&self, pod: &mut Value) -> Result<(), ApiError> {
         let pcs = res("scheduling.k8s.io", "priorityclasses");
         let class_name = pod
             .pointer("/spec/priorityClassName")
@@ -346,8 +346,17 @@ impl Registry {
                 .map(|c| c.value())
                 .find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
         } else {
-            match self.cache.get(pcs, &pcs.key("", &class_name)) {
+            let key = pcs.key("", &class_name);
+            let found = match self.cache.get(pcs, &key) {
                 Some(c) => Some(c.value()),
+                // A class created a moment ago may not be in the cache yet: ask the store.
+                None => match self.store.get(&key).await.map_err(store_err)? {
+                    Some(kv) => Some(decode_kv(&kv)?),
+                    None => None,
+                },
+            };
+            match found {
+                Some(c) => Some(c),
                 None => {
                     return Err(ApiError::forbidden(format!(
                     "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
@@ -430,7 +439,11 @@ impl Registry {
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
             };
             let old = decode_kv(&kv)?;
-            let mut new = change(Some(&old))?;
+            // `change` sees the object without its resourceVersion: a resourceVersion in what it
+            // returns was put there by the client (a PUT body, a patch), and is then a precondition.
+            let mut unversioned = old.clone();
+            meta_mut(&mut unversioned).remove("resourceVersion");
+            let mut new = change(Some(&unversioned))?;
             check_type(resource, &new)?;
             // The name and namespace come from the URL.
             let body_name = meta_str(&new, "name").to_string();
@@ -451,6 +464,7 @@ impl Registry {
             if precondition && sent_rv != kv.mod_revision.to_string() {
                 return Err(ApiError::stale(resource.group, resource.plural, name));
             }
+            set_rv(&mut new, kv.mod_revision);
             {
                 let old_meta = meta(&old).cloned().unwrap_or_default();
                 let m = meta_mut(&mut new);

@@ -12,11 +12,15 @@
 
 pub mod config;
 pub mod framework;
+pub mod informer;
 pub mod labels;
+pub mod leader_election;
 pub mod nodeaffinity;
 pub mod plugins;
+pub mod queue;
 pub mod resources;
 pub mod schedule_one;
+pub mod server;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -1,5 +1,7 @@
 //! `skiff`: the one binary. Subcommands run the parts of a cluster:
-//! - `skiff server`: the API server on its embedded store (steps 1-3 of a pod's path).
+//! - `skiff server`: the API server on its embedded store (steps 1-3 of a pod's path), with the
+//!   scheduler running in-process against its loopback address unless `--disable-scheduler`;
+//! - `skiff scheduler`: the scheduler alone against any API server (steps 4-6).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -7,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod kubeconfig;
+mod scheduler;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +39,27 @@ enum Command {
         /// older ones get 410 Expired.
         #[arg(long, default_value_t = 20_000)]
         watch_cache_events: usize,
+        /// Do not run the scheduler in-process.
+        #[arg(long)]
+        disable_scheduler: bool,
+        /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the in-process scheduler.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the scheduler against an API server.
+    Scheduler {
+        /// The kubeconfig of the API server to schedule for.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Schedule only while holding Lease kube-system/kube-scheduler.
+        #[arg(long)]
+        leader_elect: bool,
+        /// Explain every scheduling attempt on the pod (scheduler.skiff.dev/*-result annotations).
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -67,15 +91,41 @@ fn main() -> anyhow::Result<()> {
                 data_dir,
                 listen,
                 watch_cache_events,
-            } => server(data_dir, listen, watch_cache_events).await,
+                disable_scheduler,
+                config,
+            } => {
+                let scheduler_config = match (&config, disable_scheduler) {
+                    (_, true) => None,
+                    (Some(path), false) => Some(Some(scheduler::load_config(path)?)),
+                    (None, false) => Some(None),
+                };
+                server(data_dir, listen, watch_cache_events, scheduler_config).await
+            }
+            Command::Scheduler {
+                kubeconfig,
+                config,
+                leader_elect,
+                explain,
+            } => {
+                let config = config.as_deref().map(scheduler::load_config).transpose()?;
+                let options = skiff_scheduler::server::SchedulerOptions {
+                    config,
+                    explain_all: explain,
+                    leader_elect,
+                    ..Default::default()
+                };
+                scheduler::run_standalone(&kubeconfig, options, wait_for_signal()).await
+            }
         }
     })
 }
 
+/// `scheduler`: `None` disables the in-process scheduler; `Some(config)` runs it.
 async fn server(
     data_dir: PathBuf,
     listen: SocketAddr,
     watch_cache_events: usize,
+    scheduler: Option<Option<skiff_scheduler::KubeSchedulerConfiguration>>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -90,8 +140,31 @@ async fn server(
         running.addr
     );
     eprintln!("skiff server: export KUBECONFIG={}", path.display());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sched = match scheduler {
+        Some(config) => {
+            let options = skiff_scheduler::server::SchedulerOptions {
+                config,
+                ..Default::default()
+            };
+            let client = scheduler::client_for(&path).await?;
+            Some(tokio::spawn(async move {
+                let stop = async {
+                    let _ = stop_rx.await;
+                };
+                if let Err(e) = skiff_scheduler::server::run(client, options, stop).await {
+                    tracing::error!(error = %e, "the scheduler stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     wait_for_signal().await;
     eprintln!("skiff server: shutting down");
+    let _ = stop_tx.send(());
+    if let Some(s) = sched {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
     running.shutdown().await;
     Ok(())
 }

@@ -1,0 +1,880 @@
+//! The scheduler component: the scheduling core wired to an API server.
+//!
+//! [`run`] starts informers on nodes, pods and namespaces ([`crate::informer`]), keeps the cluster in
+//! one [`Snapshot`] (bound pods on their nodes, assumed pods from the moment they are assumed) and the
+//! unscheduled pods of its profiles in a [`SchedulingQueue`], and runs upstream's `scheduleOne` in a
+//! single loop:
+//!
+//! - success: assume the pod in the snapshot, run Reserve/Permit/PreBind, and bind asynchronously
+//!   (`POST pods/<name>/binding`, up to [`SchedulerOptions::max_binds_in_flight`] at once); on
+//!   success an event `Scheduled`, on failure the assumed pod is forgotten and the pod retried with
+//!   backoff;
+//! - no node fits: PostFilter (preemption: victims get a `DisruptionTarget` condition and are deleted
+//!   gracefully, the pod gets `status.nominatedNodeName`), then the `PodScheduled=False` condition
+//!   with reason `Unschedulable` and upstream's message, and a `FailedScheduling` event; the pod waits
+//!   in the unschedulable pool until a relevant cluster event;
+//! - explained attempts (annotation `scheduler.skiff.dev/explain: "true"` or
+//!   [`SchedulerOptions::explain_all`]) also write the three result annotations onto the pod.
+//!
+//! Events are fire-and-forget through a bounded queue (dropped when it is full, as client-go's
+//! broadcaster does). With leader election, only the holder of Lease `kube-system/kube-scheduler`
+//! schedules; the informers run on every replica so a new leader starts warm.
+
+use crate::config::KubeSchedulerConfiguration;
+use crate::framework::{CycleState, Handle, PodInfo, Profile, Snapshot};
+use crate::informer::{self, InformerEvent};
+use crate::leader_election::{self, LeaderElectionConfig};
+use crate::plugins::default_binder::binding_for;
+use crate::plugins::default_registry;
+use crate::queue::{LessFn, Popped, SchedulingQueue};
+use crate::schedule_one::{
+    wants_explanation, Algorithm, ScheduleError, ANNOTATION_FILTER_RESULT,
+    ANNOTATION_FINAL_SCORE_RESULT, ANNOTATION_SCORE_RESULT,
+};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Event, EventSource, Namespace, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// The reporting component of the scheduler's events.
+pub const COMPONENT: &str = "default-scheduler";
+
+/// Errors that stop the scheduler before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid scheduler configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// The configuration; `None`: the default profile.
+    pub config: Option<KubeSchedulerConfiguration>,
+    /// Explain every attempt of every pod (`--explain`).
+    pub explain_all: bool,
+    /// Leader election on Lease `kube-system/kube-scheduler` (`--leader-elect`).
+    pub leader_elect: bool,
+    /// This replica's identity in the lease; `None`: host name, pid and a random suffix.
+    pub identity: Option<String>,
+    /// `podInitialBackoffSeconds`.
+    pub initial_backoff: Duration,
+    /// `podMaxBackoffSeconds`.
+    pub max_backoff: Duration,
+    /// How long a pod stays unschedulable without a relevant event before it is retried anyway.
+    pub unschedulable_flush: Duration,
+    /// Bindings running at once.
+    pub max_binds_in_flight: usize,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            config: None,
+            explain_all: false,
+            leader_elect: false,
+            identity: None,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+            unschedulable_flush: Duration::from_secs(5 * 60),
+            max_binds_in_flight: 64,
+        }
+    }
+}
+
+enum Msg {
+    Node(Box<InformerEvent<Node>>),
+    Pod(Box<InformerEvent<Pod>>),
+    Namespace(Box<InformerEvent<Namespace>>),
+    BindDone {
+        key: String,
+        node: String,
+        error: Option<String>,
+    },
+}
+
+/// An assumed pod whose binding is in flight.
+struct Assumed {
+    popped: Popped,
+}
+
+struct Scheduler {
+    client: Client,
+    profiles: Arc<Vec<Profile>>,
+    by_scheduler_name: HashMap<String, usize>,
+    algorithm: Algorithm,
+    snapshot: Snapshot,
+    queue: SchedulingQueue,
+    /// Bound pods whose node the snapshot does not have (yet), by node.
+    orphans: HashMap<String, HashMap<String, Arc<PodInfo>>>,
+    assumed: HashMap<String, Assumed>,
+    explain_all: bool,
+    binds: Arc<Semaphore>,
+    events: mpsc::Sender<Event>,
+    tx: mpsc::UnboundedSender<Msg>,
+    synced: [bool; 3],
+}
+
+/// Runs the scheduler until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    options: SchedulerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let handle = Handle::default();
+    let profiles = match &options.config {
+        Some(cfg) => Profile::from_configuration(cfg, &default_registry(), &handle)?,
+        None => vec![Profile::default_profile(&handle)],
+    };
+    let by_scheduler_name = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.scheduler_name().to_string(), i))
+        .collect();
+    let profiles = Arc::new(profiles);
+    let sort_profiles = profiles.clone();
+    let less: LessFn = Arc::new(move |a, b| sort_profiles[0].less(a, b));
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let t = tx.clone();
+        tasks.spawn(informer::run(Api::<Node>::all(client.clone()), move |e| {
+            t.send(Msg::Node(Box::new(e))).is_ok()
+        }));
+        let t = tx.clone();
+        tasks.spawn(informer::run(Api::<Pod>::all(client.clone()), move |e| {
+            t.send(Msg::Pod(Box::new(e))).is_ok()
+        }));
+        let t = tx.clone();
+        tasks.spawn(informer::run(
+            Api::<Namespace>::all(client.clone()),
+            move |e| t.send(Msg::Namespace(Box::new(e))).is_ok(),
+        ));
+    }
+    let (events_tx, events_rx) = mpsc::channel::<Event>(4096);
+    tasks.spawn(event_writer(client.clone(), events_rx));
+    let (leading_tx, mut leading) = watch::channel(!options.leader_elect);
+    if options.leader_elect {
+        let id = options
+            .identity
+            .clone()
+            .unwrap_or_else(leader_election::default_identity);
+        tasks.spawn(leader_election::run(
+            client.clone(),
+            LeaderElectionConfig::kube_scheduler(id),
+            leading_tx,
+        ));
+    } else {
+        drop(leading_tx);
+    }
+
+    let mut s = Scheduler {
+        client,
+        profiles,
+        by_scheduler_name,
+        algorithm: Algorithm::new(None),
+        snapshot: Snapshot::new(),
+        queue: SchedulingQueue::new(less, options.initial_backoff, options.max_backoff),
+        orphans: HashMap::new(),
+        assumed: HashMap::new(),
+        explain_all: options.explain_all,
+        binds: Arc::new(Semaphore::new(options.max_binds_in_flight.max(1))),
+        events: events_tx,
+        tx,
+        synced: [false; 3],
+    };
+    let flush_check = options.unschedulable_flush.min(Duration::from_secs(30));
+    let mut next_flush = Instant::now() + flush_check;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut scheduled_since_yield = 0u32;
+    loop {
+        while let Ok(m) = rx.try_recv() {
+            s.handle(m);
+        }
+        let now = Instant::now();
+        s.queue.flush_backoff_completed(now);
+        if now >= next_flush {
+            s.queue
+                .flush_unschedulable_left_over(now, options.unschedulable_flush);
+            next_flush = now + flush_check;
+        }
+        let leader = *leading.borrow();
+        if leader && s.synced.iter().all(|x| *x) {
+            if let Some(p) = s.queue.pop() {
+                s.schedule_one(p).await;
+                scheduled_since_yield += 1;
+                if scheduled_since_yield >= 16 {
+                    scheduled_since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+        }
+        let wake = s
+            .queue
+            .next_backoff_expiry()
+            .map_or(next_flush, |t| t.min(next_flush));
+        tokio::select! {
+            _ = &mut shutdown => break,
+            m = rx.recv() => match m {
+                Some(m) => s.handle(m),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            r = leading.changed(), if options.leader_elect => {
+                if r.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    tasks.abort_all();
+    Ok(())
+}
+
+/// Writes events, a bounded number at once; the sender drops events when the queue is full.
+async fn event_writer(client: Client, mut rx: mpsc::Receiver<Event>) {
+    let limit = Arc::new(Semaphore::new(16));
+    while let Some(ev) = rx.recv().await {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let ns = ev.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+        tokio::spawn(async move {
+            if let Err(e) = api.create(&PostParams::default(), &ev).await {
+                tracing::debug!(error = %e, "writing an event failed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// Whether an update of an unscheduled pod may change the scheduling result (upstream's
+/// `isPodUpdated` ignores status and metadata bookkeeping; we also ignore our own annotations).
+fn pod_changed_for_scheduling(old: &Pod, new: &Pod) -> bool {
+    fn own(k: &str) -> bool {
+        k == ANNOTATION_FILTER_RESULT
+            || k == ANNOTATION_SCORE_RESULT
+            || k == ANNOTATION_FINAL_SCORE_RESULT
+    }
+    let ann = |p: &Pod| {
+        p.metadata
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(k, _)| !own(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    old.spec != new.spec || old.metadata.labels != new.metadata.labels || ann(old) != ann(new)
+}
+
+/// Plugins whose rejection an added or updated bound pod may resolve.
+fn assigned_pod_add_relevant(plugins: &[&'static str]) -> bool {
+    plugins
+        .iter()
+        .any(|p| matches!(*p, "InterPodAffinity" | "PodTopologySpread"))
+}
+
+fn node_changed_for_scheduling(old: &Node, new: &Node) -> bool {
+    let alloc = |n: &Node| n.status.as_ref().map(|s| s.allocatable.clone());
+    let images = |n: &Node| n.status.as_ref().map(|s| s.images.clone());
+    old.spec != new.spec
+        || old.metadata.labels != new.metadata.labels
+        || alloc(old) != alloc(new)
+        || images(old) != images(new)
+}
+
+impl Scheduler {
+    fn handle(&mut self, m: Msg) {
+        let now = Instant::now();
+        match m {
+            Msg::Node(e) => {
+                self.synced[0] |= matches!(*e, InformerEvent::Relisted(_));
+                self.on_node(*e, now)
+            }
+            Msg::Pod(e) => {
+                self.synced[1] |= matches!(*e, InformerEvent::Relisted(_));
+                self.on_pod(*e, now)
+            }
+            Msg::Namespace(e) => {
+                self.synced[2] |= matches!(*e, InformerEvent::Relisted(_));
+                match *e {
+                    InformerEvent::Applied(ns) => self.set_namespace(&ns),
+                    InformerEvent::Deleted(ns) => {
+                        self.snapshot
+                            .remove_namespace(ns.metadata.name.as_deref().unwrap_or(""));
+                    }
+                    InformerEvent::Relisted(list) => {
+                        list.iter().for_each(|ns| self.set_namespace(ns))
+                    }
+                }
+            }
+            Msg::BindDone { key, node, error } => self.on_bind_done(key, node, error, now),
+        }
+    }
+
+    fn set_namespace(&mut self, ns: &Namespace) {
+        let name = ns.metadata.name.as_deref().unwrap_or("");
+        let labels = ns.metadata.labels.clone().unwrap_or_default();
+        self.snapshot.set_namespace(name, labels);
+    }
+
+    fn on_node(&mut self, e: InformerEvent<Node>, now: Instant) {
+        match e {
+            InformerEvent::Applied(n) => self.apply_node(n, now),
+            InformerEvent::Deleted(n) => self.delete_node(n.metadata.name.as_deref().unwrap_or("")),
+            InformerEvent::Relisted(list) => {
+                let names: HashSet<String> = list
+                    .iter()
+                    .filter_map(|n| n.metadata.name.clone())
+                    .collect();
+                let gone: Vec<String> = self
+                    .snapshot
+                    .list()
+                    .map(|n| n.name().to_string())
+                    .filter(|n| !names.contains(n))
+                    .collect();
+                for n in gone {
+                    self.delete_node(&n);
+                }
+                for n in list {
+                    self.apply_node(n, now);
+                }
+            }
+        }
+    }
+
+    fn apply_node(&mut self, node: Node, now: Instant) {
+        let Some(name) = node.metadata.name.clone() else {
+            return;
+        };
+        let changed = match self.snapshot.get(&name) {
+            Some(old) => node_changed_for_scheduling(old.node(), &node),
+            None => true,
+        };
+        if self.snapshot.add_node(node).is_err() {
+            return;
+        }
+        if let Some(pods) = self.orphans.remove(&name) {
+            for (_, p) in pods {
+                let _ = self.snapshot.add_pod(p);
+            }
+        }
+        if changed {
+            self.queue.move_all_to_active_or_backoff(now, |_| true);
+        }
+    }
+
+    fn delete_node(&mut self, name: &str) {
+        let Some(ni) = self.snapshot.get(name) else {
+            return;
+        };
+        let pods: Vec<Arc<PodInfo>> = ni.pods().to_vec();
+        let orphans = self.orphans.entry(name.to_string()).or_default();
+        for p in pods {
+            orphans.insert(p.key().to_string(), p);
+        }
+        let _ = self.snapshot.remove_node(name);
+    }
+
+    fn on_pod(&mut self, e: InformerEvent<Pod>, now: Instant) {
+        match e {
+            InformerEvent::Applied(p) => self.apply_pod(p, now),
+            InformerEvent::Deleted(p) => {
+                let key = crate::framework::types::pod_key(&p);
+                self.delete_pod(&key, now);
+            }
+            InformerEvent::Relisted(list) => {
+                let keys: HashSet<String> =
+                    list.iter().map(crate::framework::types::pod_key).collect();
+                let mut known: Vec<String> = self.queue.keys().map(str::to_string).collect();
+                known.extend(self.assumed.keys().cloned());
+                for ni in self.snapshot.list() {
+                    known.extend(ni.pods().iter().map(|p| p.key().to_string()));
+                }
+                for o in self.orphans.values() {
+                    known.extend(o.keys().cloned());
+                }
+                for k in known {
+                    if !keys.contains(&k) {
+                        self.delete_pod(&k, now);
+                    }
+                }
+                for p in list {
+                    self.apply_pod(p, now);
+                }
+            }
+        }
+    }
+
+    fn delete_pod(&mut self, key: &str, now: Instant) {
+        self.queue.delete(key);
+        self.snapshot.remove_nominated_pod(key);
+        self.assumed.remove(key);
+        for o in self.orphans.values_mut() {
+            o.remove(key);
+        }
+        if self.snapshot.remove_pod(key).is_ok() {
+            // AssignedPodDelete: resources, ports, anti-affinity and spreading may now allow pods.
+            self.queue.move_all_to_active_or_backoff(now, |_| true);
+        }
+    }
+
+    fn apply_pod(&mut self, pod: Pod, now: Instant) {
+        if is_terminal(&pod) {
+            let key = crate::framework::types::pod_key(&pod);
+            self.delete_pod(&key, now);
+            return;
+        }
+        let bound = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| !n.is_empty());
+        let info = Arc::new(PodInfo::new(pod));
+        let key = info.key().to_string();
+        if bound {
+            self.queue.delete(&key);
+            self.snapshot.remove_nominated_pod(&key);
+            let was_assumed = self.assumed.remove(&key).is_some();
+            let known = self.snapshot.pod(&key).is_some();
+            let node = info.node_name().to_string();
+            let res = if known {
+                self.snapshot.update_pod(&key, info.clone())
+            } else {
+                self.snapshot.add_pod(info.clone())
+            };
+            if res.is_err() {
+                self.orphans
+                    .entry(node)
+                    .or_default()
+                    .insert(key.clone(), info);
+            }
+            if !was_assumed {
+                self.queue
+                    .move_all_to_active_or_backoff(now, assigned_pod_add_relevant);
+            }
+            return;
+        }
+        // Unscheduled.
+        if self.assumed.contains_key(&key) {
+            return;
+        }
+        let scheduler_name = info
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduler_name.as_deref())
+            .unwrap_or(COMPONENT);
+        let Some(&profile) = self.by_scheduler_name.get(scheduler_name) else {
+            self.queue.delete(&key);
+            return;
+        };
+        if info.pod.metadata.deletion_timestamp.is_some() {
+            self.queue.delete(&key);
+            return;
+        }
+        let nominated = info.nominated_node_name().to_string();
+        if nominated.is_empty() {
+            self.snapshot.remove_nominated_pod(&key);
+        } else {
+            self.snapshot.add_nominated_pod(info.clone(), &nominated);
+        }
+        if !self.profiles[profile]
+            .run_pre_enqueue_plugins(&info)
+            .is_success()
+        {
+            // Gated (e.g. schedulingGates): waits outside the queue until updated.
+            self.queue.delete(&key);
+            return;
+        }
+        let relevant = match self.queue.get(&key) {
+            Some(old) => pod_changed_for_scheduling(&old.pod, &info.pod),
+            None => {
+                self.queue.add(info, profile);
+                return;
+            }
+        };
+        self.queue.update(info, relevant, now);
+    }
+
+    fn on_bind_done(&mut self, key: String, node: String, error: Option<String>, now: Instant) {
+        let Some(error) = error else {
+            // The informer confirms the binding; until then the pod stays assumed.
+            return;
+        };
+        let Some(a) = self.assumed.remove(&key) else {
+            return;
+        };
+        // ForgetPod, then retry with backoff.
+        let _ = self.snapshot.remove_pod(&key);
+        let profile = &self.profiles[a.popped.profile];
+        let pod = a.popped.q.pod_info.clone();
+        profile.run_reserve_plugins_unreserve(&mut CycleState::new(), &pod, &node);
+        let msg = format!("Binding rejected: {error}");
+        tracing::info!(pod = %key, node = %node, error = %error, "binding failed");
+        self.record_failure(&pod, "SchedulerError", &msg, None);
+        self.queue.add_backoff(a.popped, now);
+        self.queue.move_all_to_active_or_backoff(now, |_| true);
+    }
+
+    /// `scheduleOne`.
+    async fn schedule_one(&mut self, popped: Popped) {
+        let now = Instant::now();
+        let pod = popped.q.pod_info.clone();
+        let profile = &self.profiles[popped.profile];
+        let mut state = CycleState::new();
+        let explain = self.explain_all || wants_explanation(&pod);
+        let mut explain_patch = None;
+        let result = if explain {
+            let (r, ex) =
+                self.algorithm
+                    .schedule_pod_explained(profile, &self.snapshot, &mut state, &pod);
+            let mut annotations = serde_json::Map::new();
+            for (k, v) in ex.annotations() {
+                annotations.insert(k.to_string(), Value::String(v));
+            }
+            explain_patch = Some(json!({"metadata": {"annotations": annotations}}));
+            r
+        } else {
+            self.algorithm
+                .schedule_pod(profile, &self.snapshot, &mut state, &pod)
+        };
+        if result.is_err() {
+            if let Some(patch) = explain_patch.take() {
+                self.spawn_pod_patch(&pod, patch, false);
+            }
+        }
+        match result {
+            Ok(r) => {
+                self.assume_and_bind(popped, state, r.suggested_host, explain_patch, now)
+                    .await
+            }
+            Err(ScheduleError::Fit(mut fit)) => {
+                let mut nominate: Option<String> = None;
+                if profile.has_post_filter_plugins() {
+                    let (res, status) = profile.run_post_filter_plugins(
+                        &state,
+                        &self.snapshot,
+                        &pod,
+                        &fit.diagnosis.node_to_status,
+                    );
+                    fit.set_post_filter_msg(status.message());
+                    if let Some(res) = res {
+                        nominate = res.nominated_node_name.clone();
+                        self.carry_out_preemption(&pod, &res);
+                    }
+                }
+                let msg = fit.message();
+                tracing::debug!(pod = pod.key(), message = %msg, "unschedulable");
+                if let Some(n) = &nominate {
+                    if n.is_empty() {
+                        self.snapshot.remove_nominated_pod(pod.key());
+                    } else {
+                        self.snapshot.add_nominated_pod(pod.clone(), n);
+                    }
+                }
+                self.record_failure(&pod, "Unschedulable", &msg, nominate);
+                let plugins = fit.diagnosis.unschedulable_plugins.clone();
+                self.queue.add_unschedulable(popped, plugins, now);
+            }
+            Err(ScheduleError::NoNodesAvailable) => {
+                let msg = ScheduleError::NoNodesAvailable.to_string();
+                self.record_failure(&pod, "Unschedulable", &msg, None);
+                self.queue.add_unschedulable(popped, Vec::new(), now);
+            }
+            Err(ScheduleError::Internal(msg)) => {
+                tracing::warn!(pod = pod.key(), error = %msg, "scheduling error");
+                self.record_failure(&pod, "SchedulerError", &msg, None);
+                self.queue.add_backoff(popped, now);
+            }
+        }
+    }
+
+    async fn assume_and_bind(
+        &mut self,
+        popped: Popped,
+        mut state: CycleState,
+        host: String,
+        explain_patch: Option<Value>,
+        now: Instant,
+    ) {
+        let pod = popped.q.pod_info.clone();
+        let key = pod.key().to_string();
+        if let Err(e) = self.snapshot.assume_pod(&pod, &host) {
+            let msg = e.to_string();
+            self.record_failure(&pod, "SchedulerError", &msg, None);
+            self.queue.add_backoff(popped, now);
+            return;
+        }
+        let profile = &self.profiles[popped.profile];
+        let mut failed = None;
+        let s = profile.run_reserve_plugins_reserve(&mut state, &pod, &host);
+        if !s.is_success() {
+            failed = Some(s.message());
+        } else {
+            let (s, _) = profile.run_permit_plugins(&mut state, &pod, &host);
+            if !s.is_success() {
+                // Waiting permits are not supported by the asynchronous binder yet.
+                failed = Some(s.message());
+            } else {
+                let s = profile.run_pre_bind_plugins(&mut state, &pod, &host);
+                if !s.is_success() {
+                    failed = Some(s.message());
+                }
+            }
+        }
+        if let Some(msg) = failed {
+            profile.run_reserve_plugins_unreserve(&mut state, &pod, &host);
+            let _ = self.snapshot.remove_pod(&key);
+            self.record_failure(&pod, "SchedulerError", &msg, None);
+            self.queue.add_backoff(popped, now);
+            return;
+        }
+        self.snapshot.remove_nominated_pod(&key);
+        self.assumed.insert(key.clone(), Assumed { popped });
+        let Ok(permit) = self.binds.clone().acquire_owned().await else {
+            return;
+        };
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
+        let binding = binding_for(&pod, &host);
+        let tx = self.tx.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let r = bind(&api, pod.name(), &binding).await;
+            drop(permit);
+            // After the binding: the binding subresource does not retry on write conflicts.
+            if let (Some(patch), Ok(_)) = (explain_patch, &r) {
+                if let Err(e) = api
+                    .patch(pod.name(), &PatchParams::default(), &Patch::Merge(patch))
+                    .await
+                {
+                    tracing::debug!(pod = pod.name(), error = %e, "writing the explanation failed");
+                }
+            }
+            let error = match r {
+                Ok(_) => {
+                    let msg = format!(
+                        "Successfully assigned {}/{} to {host}",
+                        pod.namespace(),
+                        pod.name()
+                    );
+                    let _ = events.try_send(event_for(
+                        &pod.pod,
+                        "Normal",
+                        "Scheduled",
+                        "Binding",
+                        &msg,
+                    ));
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            let _ = tx.send(Msg::BindDone {
+                key,
+                node: host,
+                error,
+            });
+        });
+    }
+
+    /// Deletes the victims (after a `DisruptionTarget` condition) and clears lower nominations.
+    fn carry_out_preemption(&self, pod: &PodInfo, res: &crate::framework::PostFilterResult) {
+        let node = res.nominated_node_name.clone().unwrap_or_default();
+        for v in &res.victims {
+            let ns = v.metadata.namespace.clone().unwrap_or_default();
+            let name = v.metadata.name.clone().unwrap_or_default();
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+            let msg = format!(
+                "Preempted by pod {} on node {node}",
+                pod.pod.metadata.uid.as_deref().unwrap_or("")
+            );
+            let _ = self
+                .events
+                .try_send(event_for(v, "Normal", "Preempted", "Preempting", &msg));
+            let condition = json!({"status": {"conditions": [{
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{COMPONENT}: preempting to accommodate a higher priority pod"),
+                "lastTransitionTime": Timestamp::now().to_string(),
+            }]}});
+            tokio::spawn(async move {
+                let _ = api
+                    .patch_status(&name, &PatchParams::default(), &Patch::Strategic(condition))
+                    .await;
+                if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
+                    tracing::info!(pod = %name, error = %e, "deleting a preemption victim failed");
+                }
+            });
+        }
+        for p in &res.nominations_to_clear {
+            let api: Api<Pod> = Api::namespaced(
+                self.client.clone(),
+                p.metadata.namespace.as_deref().unwrap_or(""),
+            );
+            let name = p.metadata.name.clone().unwrap_or_default();
+            tokio::spawn(async move {
+                let _ = api
+                    .patch_status(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
+                    )
+                    .await;
+            });
+        }
+    }
+
+    /// The `PodScheduled=False` condition (skipped when unchanged), `nominatedNodeName` and the
+    /// `FailedScheduling` event.
+    fn record_failure(&self, pod: &PodInfo, reason: &str, msg: &str, nominate: Option<String>) {
+        let _ = self.events.try_send(event_for(
+            &pod.pod,
+            "Warning",
+            "FailedScheduling",
+            "Scheduling",
+            msg,
+        ));
+        let current = pod
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+        let same_condition = current.is_some_and(|c| {
+            c.status == "False"
+                && c.reason.as_deref() == Some(reason)
+                && c.message.as_deref() == Some(msg)
+        });
+        let nominate_change = match &nominate {
+            None => None,
+            Some(n) if n.as_str() == pod.nominated_node_name() => None,
+            Some(n) if n.is_empty() => Some(Value::Null),
+            Some(n) => Some(Value::String(n.clone())),
+        };
+        if same_condition && nominate_change.is_none() {
+            return;
+        }
+        let mut status = json!({"conditions": [{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": reason,
+            "message": msg,
+            "lastProbeTime": null,
+            "lastTransitionTime": Timestamp::now().to_string(),
+        }]});
+        if let Some(n) = nominate_change {
+            status["nominatedNodeName"] = n;
+        }
+        self.spawn_pod_patch(pod, json!({ "status": status }), true);
+    }
+
+    fn spawn_pod_patch(&self, pod: &PodInfo, patch: Value, status: bool) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
+        let name = pod.name().to_string();
+        tokio::spawn(async move {
+            let pp = PatchParams::default();
+            // Skiff's PATCH may answer 409 on a concurrent write; retry a few times.
+            for attempt in 1..=5u64 {
+                let r = if status {
+                    api.patch_status(&name, &pp, &Patch::Strategic(patch.clone()))
+                        .await
+                } else {
+                    api.patch(&name, &pp, &Patch::Merge(patch.clone())).await
+                };
+                match r {
+                    Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => {
+                        tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(pod = %name, error = %e, "patching the pod failed");
+                        return;
+                    }
+                    Ok(_) => return,
+                }
+            }
+        });
+    }
+}
+
+/// `POST pods/<name>/binding`, retried when a concurrent write to the pod made it conflict.
+async fn bind(
+    api: &Api<Pod>,
+    name: &str,
+    binding: &k8s_openapi::api::core::v1::Binding,
+) -> kube::Result<Value> {
+    let mut attempt = 0;
+    loop {
+        let r = api
+            .create_subresource::<_, Value>("binding", name, &PostParams::default(), binding)
+            .await;
+        match &r {
+            Err(kube::Error::Api(s))
+                if s.code == 409 && s.message.contains("has been modified") && attempt < 5 =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+            }
+            _ => return r,
+        }
+    }
+}
+
+/// A core/v1 Event about a pod from the scheduler.
+fn event_for(pod: &Pod, type_: &str, reason: &str, action: &str, message: &str) -> Event {
+    let now = Timestamp::now();
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            namespace: Some(ns),
+            name: Some(name),
+            uid: pod.metadata.uid.clone(),
+            resource_version: pod.metadata.resource_version.clone(),
+            ..Default::default()
+        },
+        type_: Some(type_.into()),
+        reason: Some(reason.into()),
+        action: Some(action.into()),
+        message: Some(message.into()),
+        source: Some(EventSource {
+            component: Some(COMPONENT.into()),
+            ..Default::default()
+        }),
+        reporting_component: Some(COMPONENT.into()),
+        reporting_instance: Some(COMPONENT.into()),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        count: Some(1),
+        ..Default::default()
+    }
+}
