@@ -108,7 +108,10 @@ impl CachedObject {
                 )
             })
             .collect();
-        let json = Bytes::from(serde_json::to_vec(&value).ok()?);
+        let mut encoded = serde_json::to_vec(&value).ok()?;
+        // The encoder's growth leaves up to half the buffer unused; the cache keeps it for the object's life.
+        encoded.shrink_to_fit();
+        let json = Bytes::from(encoded);
         Some(CachedObject {
             key: key.to_string(),
             rv,
