@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SKIFF_PYTHON="${SKIFF_PYTHON:-$PWD/.venv/bin/python}"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

@@ -182,7 +182,12 @@ mod tests {
         assert_eq!(r.subresource.as_deref(), Some("scale"));
         let r = res("/api/v1/watch/namespaces/a/pods");
         assert!(r.legacy_watch);
-        assert!(parse_path("/api/v1/namespaces/a/nopes").unwrap().is_none());
+        // An unknown name after a namespace is a subresource of that namespace (answered 404 later).
+        let r = res("/api/v1/namespaces/a/nopes");
+        assert_eq!(r.subresource.as_deref(), Some("nopes"));
+        assert!(parse_path("/api/v1/namespaces/a/nopes/x/y/z")
+            .unwrap()
+            .is_none());
         assert!(parse_path("/api/v1/pods/x").unwrap().is_none());
     }
 
