@@ -190,6 +190,19 @@ fn deployment_spec(d: &Deployment, path: &Path) -> ErrorList {
     errs
 }
 
+/// `spec.selector` may not change after creation (Deployments and ReplicaSets in apps/v1).
+fn immutable_selector(new: Option<&LabelSelector>, old: Option<&LabelSelector>) -> ErrorList {
+    let new = new.cloned().unwrap_or_default();
+    if new == old.cloned().unwrap_or_default() {
+        return Vec::new();
+    }
+    vec![FieldError::invalid_raw(
+        &Path::new("spec").child("selector"),
+        go_label_selector(&new),
+        FIELD_IMMUTABLE,
+    )]
+}
+
 /// `ValidateDeployment`.
 pub fn deployment(d: &Deployment) -> ErrorList {
     let mut errs = object_meta(
@@ -206,23 +219,10 @@ pub fn deployment(d: &Deployment) -> ErrorList {
 pub fn deployment_update(new: &Deployment, old: &Deployment) -> ErrorList {
     let mut errs = object_meta_update(&new.metadata, &old.metadata, &meta_path());
     errs.extend(deployment_spec(new, &Path::new("spec")));
-    let ns = new
-        .spec
-        .as_ref()
-        .map(|s| s.selector.clone())
-        .unwrap_or_default();
-    let os = old
-        .spec
-        .as_ref()
-        .map(|s| s.selector.clone())
-        .unwrap_or_default();
-    if ns != os {
-        errs.push(FieldError::invalid_raw(
-            &Path::new("spec").child("selector"),
-            go_label_selector(&ns),
-            FIELD_IMMUTABLE,
-        ));
-    }
+    errs.extend(immutable_selector(
+        new.spec.as_ref().map(|s| &s.selector),
+        old.spec.as_ref().map(|s| &s.selector),
+    ));
     errs
 }
 
@@ -265,23 +265,10 @@ pub fn replica_set(r: &ReplicaSet) -> ErrorList {
 pub fn replica_set_update(new: &ReplicaSet, old: &ReplicaSet) -> ErrorList {
     let mut errs = object_meta_update(&new.metadata, &old.metadata, &meta_path());
     errs.extend(replica_set_spec(new, &Path::new("spec")));
-    let ns = new
-        .spec
-        .as_ref()
-        .map(|s| s.selector.clone())
-        .unwrap_or_default();
-    let os = old
-        .spec
-        .as_ref()
-        .map(|s| s.selector.clone())
-        .unwrap_or_default();
-    if ns != os {
-        errs.push(FieldError::invalid_raw(
-            &Path::new("spec").child("selector"),
-            go_label_selector(&ns),
-            FIELD_IMMUTABLE,
-        ));
-    }
+    errs.extend(immutable_selector(
+        new.spec.as_ref().map(|s| &s.selector),
+        old.spec.as_ref().map(|s| &s.selector),
+    ));
     errs
 }
 
