@@ -24,7 +24,8 @@ fn parse(body: &str) -> Value {
 
 #[test]
 fn binding_sets_node_once_and_status_is_separate() {
-    let s = Server::start();
+    // This test binds by hand and writes status itself: no scheduler may race with it.
+    let s = Server::start_with(tempfile::tempdir().unwrap(), &["--disable-scheduler"]);
     let a = s.addr();
     assert_eq!(
         http(
