@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(ca-certificates python3-venv docker-registry busybox-static)
+packages=(ca-certificates python3-venv docker-registry busybox-static runc containernetworking-plugins iproute2 iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

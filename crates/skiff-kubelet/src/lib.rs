@@ -6,3 +6,5 @@
 //! content-addressed blob store, layer unpacking, overlay root filesystems).
 
 pub mod image;
+pub mod network;
+pub mod runtime;
