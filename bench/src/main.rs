@@ -5,6 +5,8 @@
 //! - `watch`: watch fan-out to many watchers; delivery latency per (watcher, event) and exactly-once.
 //! - `memory`: server RSS idle, after N stored pods, and after a full LIST of them.
 //! - `all`: the three in turn, each against its own fresh server.
+//! - `scheduler`: scheduler_perf-style workloads bound through the server (pods/s, create → bound latency).
+//! - `scheduler-memory`: RSS of a separate `skiff scheduler` process holding N nodes and M bound pods.
 //!
 //! Every loop is bounded in count and time, and all traffic goes to 127.0.0.1. Results print as a table
 //! (or JSON with `--json`) with the machine's facts, since the numbers only mean something beside them.
@@ -12,6 +14,7 @@
 mod client;
 mod creates;
 mod memory;
+mod scheduler;
 mod server;
 mod stats;
 mod watch;
@@ -28,6 +31,10 @@ enum Part {
     Watch,
     Memory,
     All,
+    /// scheduler_perf-style workloads, each against its own fresh server (not part of `all`).
+    Scheduler,
+    /// RSS of a separate `skiff scheduler` process at N nodes / M bound pods (not part of `all`).
+    SchedulerMemory,
 }
 
 /// Benchmarks a `skiff server` that it starts itself (pod creates, watch fan-out, memory).
@@ -107,6 +114,24 @@ struct Cli {
     /// memory: pause before each RSS reading, in seconds.
     #[arg(long, default_value_t = 2)]
     settle_secs: u64,
+
+    /// scheduler: a workload to run (repeatable; default all): SchedulingBasic, SchedulingPodAntiAffinity,
+    /// SchedulingPodAffinity, TopologySpreading, SchedulingNodeAffinity, PreemptionBasic.
+    #[arg(long = "workload")]
+    workloads: Vec<String>,
+    /// scheduler: multiply every node and pod count by this (for quick checks).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// scheduler: run `skiff server --disable-scheduler` and a separate `skiff scheduler` process
+    /// instead of the in-process scheduler.
+    #[arg(long)]
+    separate_scheduler: bool,
+    /// scheduler-memory: nodes to store.
+    #[arg(long, default_value_t = 5000)]
+    sched_memory_nodes: usize,
+    /// scheduler-memory: pods to store (created bound to the nodes, round-robin).
+    #[arg(long, default_value_t = 50_000)]
+    sched_memory_pods: usize,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -233,6 +258,8 @@ async fn run(cli: Cli, fd_limit: u64) -> anyhow::Result<()> {
         p => match p {
             Part::Creates => &[Part::Creates],
             Part::Watch => &[Part::Watch],
+            Part::Scheduler => &[Part::Scheduler],
+            Part::SchedulerMemory => &[Part::SchedulerMemory],
             _ => &[Part::Memory],
         },
     };
@@ -240,7 +267,8 @@ async fn run(cli: Cli, fd_limit: u64) -> anyhow::Result<()> {
     let mut failed = false;
     for part in parts {
         let name = format!("{part:?}").to_lowercase();
-        if cli.wait_quiet_secs > 0 {
+        // The scheduler part waits before each workload itself.
+        if cli.wait_quiet_secs > 0 && *part != Part::Scheduler {
             wait_quiet(Duration::from_secs(cli.wait_quiet_secs)).await;
         }
         eprintln!("== {name}: starting {}", skiff.display());
@@ -288,6 +316,33 @@ async fn run_part(
     opts: &server::Options<'_>,
     time_limit: Duration,
 ) -> anyhow::Result<Value> {
+    match part {
+        Part::Scheduler => {
+            let cfg = scheduler::SchedConfig {
+                workloads: cli.workloads.clone(),
+                clients: cli.clients,
+                scale: cli.scale,
+                separate: cli.separate_scheduler,
+                time_limit,
+                wait_quiet: (cli.wait_quiet_secs > 0)
+                    .then(|| Duration::from_secs(cli.wait_quiet_secs)),
+            };
+            return Ok(serde_json::to_value(scheduler::run(opts, &cfg).await?)?);
+        }
+        Part::SchedulerMemory => {
+            let cfg = scheduler::SchedMemoryConfig {
+                nodes: cli.sched_memory_nodes,
+                pods: cli.sched_memory_pods,
+                clients: cli.clients,
+                settle: Duration::from_secs(cli.settle_secs.max(3)),
+                time_limit,
+            };
+            return Ok(serde_json::to_value(
+                scheduler::run_memory(opts, &cfg).await?,
+            )?);
+        }
+        _ => {}
+    }
     let srv = server::Server::start(opts).await?;
     eprintln!(
         "   server pid {} on http://{} (data in {})",
@@ -319,6 +374,7 @@ async fn run_part(
             };
             serde_json::to_value(watch::run(&srv, &cfg).await?)?
         }
+        Part::Scheduler | Part::SchedulerMemory => unreachable!("handled above"),
         Part::Memory | Part::All => {
             let cfg = memory::MemoryConfig {
                 pods: cli.memory_pods,
@@ -677,6 +733,39 @@ fn print_part(part: Part, v: &Value) {
             print_errors(&v["stream_errors"]);
             print_errors(&v["write_errors"]);
         }
+        Part::Scheduler => print_scheduler(v),
+        Part::SchedulerMemory => {
+            println!("\n5. Scheduler memory: a separate `skiff scheduler` process (VmRSS; peak VmHWM)");
+            let both = |m: &Value| {
+                format!(
+                    "{:.1} MiB (peak {:.1})",
+                    mib(&m["rss_bytes"]),
+                    mib(&m["peak_rss_bytes"])
+                )
+            };
+            t.row("scheduler idle", both(&v["scheduler_idle"]), "", None);
+            t.row(
+                &format!("after {} nodes", u("nodes")),
+                both(&v["scheduler_after_nodes"]),
+                "",
+                None,
+            );
+            t.row(
+                &format!("after {} bound pods ({} created in {:.1} s)", u("pods"), u("pods_created"), f("create_s")),
+                both(&v["scheduler_after_pods"]),
+                "",
+                None,
+            );
+            t.row(
+                "restarted against the full cluster",
+                both(&v["scheduler_restarted"]),
+                "",
+                None,
+            );
+            t.row("API server then", both(&v["server_after_pods"]), "", None);
+            t.print();
+            print_errors(&v["create_errors"]);
+        }
         Part::Memory | Part::All => {
             println!("\n3. Memory: server resident set (VmRSS; peak VmHWM)");
             let at = mib(&v["after_pods"]["rss_bytes"]);
@@ -720,6 +809,68 @@ fn print_part(part: Part, v: &Value) {
             t.print();
             print_errors(&v["create_errors"]);
         }
+    }
+}
+
+fn print_scheduler(v: &Value) {
+    println!(
+        "\n4. Scheduler through the API server ({} scheduler, {} clients, scale {}): pods/s from the first \
+         measured create to the last bind; latency from create sent to bound seen on a watch",
+        if v["separate_scheduler"].as_bool().unwrap_or(false) {
+            "separate"
+        } else {
+            "in-process"
+        },
+        v["clients"],
+        v["scale"]
+    );
+    println!(
+        "  {:<26} {:>5} {:>6} {:>6} {:>8} {:>7} {:>9} {:>9} {:>9}  {:<20} {:<14}",
+        "workload", "nodes", "init", "pods", "bound", "pods/s", "target", "p50 ms", "p99 ms",
+        "CPU srv/bench/other", "load before"
+    );
+    for w in v["workloads"].as_array().into_iter().flatten() {
+        let f = |k: &str| w[k].as_f64().unwrap_or(0.0);
+        let u = |k: &str| w[k].as_u64().unwrap_or(0);
+        let name = w["name"].as_str().unwrap_or("");
+        if let Some(e) = w["error"].as_str() {
+            println!("  {name:<26} FAILED: {e}");
+            continue;
+        }
+        let c = &w["cpu"];
+        let mut cpu = format!(
+            "{:.2}/{:.2}/{:.2}",
+            c["server_cores"].as_f64().unwrap_or(0.0),
+            c["client_cores"].as_f64().unwrap_or(0.0),
+            c["other_cores"].as_f64().unwrap_or(0.0)
+        );
+        if let Some(s) = w["scheduler_cores"].as_f64() {
+            cpu.push_str(&format!(" +sched {s:.2}"));
+        }
+        let rate = f("pods_per_s");
+        println!(
+            "  {:<26} {:>5} {:>6} {:>6} {:>8} {:>7.0} {:>9} {:>9.1} {:>9.1}  {:<20} {:<14} {}",
+            name,
+            u("nodes"),
+            u("init_pods"),
+            u("measured_pods"),
+            u("bound"),
+            rate,
+            format!(">= {:.0}", f("target_pods_per_s")),
+            w["latency"]["p50_ms"].as_f64().unwrap_or(0.0),
+            w["latency"]["p99_ms"].as_f64().unwrap_or(0.0),
+            cpu,
+            w["loadavg_before"].as_str().unwrap_or(""),
+            if rate >= f("target_pods_per_s") && u("bound") == u("measured_pods") {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+        if let Some(e) = w["watch_error"].as_str() {
+            println!("    watch: {e}");
+        }
+        print_errors(&w["create_errors"]);
     }
 }
 

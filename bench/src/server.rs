@@ -263,7 +263,7 @@ pub struct CpuMark {
     server: Duration,
     client: Duration,
     machine: Duration,
-    at: Instant,
+    pub at: Instant,
 }
 
 /// Cores used on average since a [`CpuMark`]: (server, this benchmark, rest of the machine).

@@ -219,9 +219,7 @@ pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
                 &[],
             ))
         }
-        (Method::GET, Some(_), Some("log")) => Err(ApiError::bad_request(
-            "logs are served by the node agent; this pod's node has none yet",
-        )),
+        (Method::GET, Some(name), Some("log")) => crate::podlogs::serve(&call, &name).await,
         (Method::POST, None, None) => {
             verb_allowed(r, "create")?;
             create(&call).await

@@ -16,6 +16,7 @@ mod discovery;
 mod handlers;
 mod metrics;
 mod negotiation;
+mod podlogs;
 pub mod registry;
 mod request;
 mod server;

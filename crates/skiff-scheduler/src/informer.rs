@@ -5,6 +5,13 @@
 //! set and the scheduler needs only this much: every change is forwarded as an [`InformerEvent`] to
 //! the scheduling loop, which keeps its own state (the snapshot and the queue), so no store is kept
 //! here.
+//!
+//! Objects are forwarded without `metadata.managedFields` (as kube-scheduler's informers do with
+//! `TransformStripManagedFields`), then through the caller's `transform` (the scheduler drops the pod
+//! fields it never reads, [`crate::server`]): the scheduler holds every pod of the cluster, and a
+//! decoded k8s-openapi pod with its managedFields (nested JSON maps) and its service-account volume is
+//! several times the size of its JSON. The LIST is read in pages of [`LIST_PAGE`] (as client-go's
+//! reflector does), so a relist of a large cluster never holds the whole decoded list at once.
 
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{ListParams, WatchEvent, WatchParams};
@@ -27,19 +34,59 @@ fn resource_version<K: Resource>(o: &K) -> Option<String> {
     o.meta().resource_version.clone()
 }
 
-/// Runs until `send` returns false (the receiver is gone).
-pub async fn run<K>(api: Api<K>, mut send: impl FnMut(InformerEvent<K>) -> bool)
+/// Objects per LIST page (client-go's reflector pages by 500 too).
+pub const LIST_PAGE: u32 = 500;
+
+/// LISTs everything, a page at a time, applying `slim` to each object as its page arrives; returns
+/// the objects and the list's resourceVersion.
+async fn list_all<K>(api: &Api<K>, slim: &impl Fn(K) -> K) -> kube::Result<(Vec<K>, Option<String>)>
 where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut items = Vec::new();
+    let mut rv = None;
+    let mut token: Option<String> = None;
+    // Bounded: a server that keeps answering with a continue token cannot keep us here forever.
+    for _ in 0..1_000_000 {
+        let mut lp = ListParams::default().limit(LIST_PAGE);
+        if let Some(t) = token.take() {
+            lp = lp.continue_token(&t);
+        }
+        let page = api.list(&lp).await?;
+        if rv.is_none() {
+            rv = page.metadata.resource_version.clone();
+        }
+        items.extend(page.items.into_iter().map(slim));
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => break,
+        }
+    }
+    Ok((items, rv))
+}
+
+/// Runs until `send` returns false (the receiver is gone). Every object passes through `transform`
+/// (after its managedFields are dropped) before it is sent.
+pub async fn run<K>(
+    api: Api<K>,
+    transform: fn(&mut K),
+    mut send: impl FnMut(InformerEvent<K>) -> bool,
+) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
+    let slim = |mut o: K| {
+        o.meta_mut().managed_fields = None;
+        transform(&mut o);
+        o
+    };
     let retry = Duration::from_millis(500);
     let mut rv: Option<String> = None;
     loop {
         if rv.is_none() {
-            match api.list(&ListParams::default()).await {
-                Ok(list) => {
-                    rv = list.metadata.resource_version.clone();
-                    if !send(InformerEvent::Relisted(list.items)) {
+            match list_all(&api, &slim).await {
+                Ok((items, list_rv)) => {
+                    rv = list_rv;
+                    if !send(InformerEvent::Relisted(items)) {
                         return;
                     }
                 }
@@ -76,11 +123,11 @@ where
             let forwarded = match ev {
                 WatchEvent::Added(o) | WatchEvent::Modified(o) => {
                     rv = resource_version(&o).or(rv);
-                    send(InformerEvent::Applied(o))
+                    send(InformerEvent::Applied(slim(o)))
                 }
                 WatchEvent::Deleted(o) => {
                     rv = resource_version(&o).or(rv);
-                    send(InformerEvent::Deleted(o))
+                    send(InformerEvent::Deleted(slim(o)))
                 }
                 WatchEvent::Bookmark(b) => {
                     rv = Some(b.metadata.resource_version);

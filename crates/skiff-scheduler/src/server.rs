@@ -146,16 +146,21 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     {
         let t = tx.clone();
-        tasks.spawn(informer::run(Api::<Node>::all(client.clone()), move |e| {
-            t.send(Msg::Node(Box::new(e))).is_ok()
-        }));
+        tasks.spawn(informer::run(
+            Api::<Node>::all(client.clone()),
+            |_| {},
+            move |e| t.send(Msg::Node(Box::new(e))).is_ok(),
+        ));
         let t = tx.clone();
-        tasks.spawn(informer::run(Api::<Pod>::all(client.clone()), move |e| {
-            t.send(Msg::Pod(Box::new(e))).is_ok()
-        }));
+        tasks.spawn(informer::run(
+            Api::<Pod>::all(client.clone()),
+            slim_pod,
+            move |e| t.send(Msg::Pod(Box::new(e))).is_ok(),
+        ));
         let t = tx.clone();
         tasks.spawn(informer::run(
             Api::<Namespace>::all(client.clone()),
+            |_| {},
             move |e| t.send(Msg::Namespace(Box::new(e))).is_ok(),
         ));
     }
@@ -255,6 +260,45 @@ async fn event_writer(client: Client, mut rx: mpsc::Receiver<Event>) {
             }
             drop(permit);
         });
+    }
+}
+
+/// Drops the pod fields no scheduling step reads (the scheduler keeps every pod of the cluster):
+/// volumes (Skiff runs no volume plugins), the containers' command, env, mounts, probes, lifecycle and
+/// security context, and the container statuses. Kept: metadata, and of the spec everything that
+/// filters, scores, orders or preempts (containers' image, ports and resources, overhead, affinity,
+/// tolerations, spread constraints, node selector and name, priority, gates, scheduler name).
+fn slim_pod(pod: &mut Pod) {
+    use k8s_openapi::api::core::v1::Container;
+    fn slim_container(c: &mut Container) {
+        c.command = None;
+        c.args = None;
+        c.env = None;
+        c.env_from = None;
+        c.volume_mounts = None;
+        c.volume_devices = None;
+        c.liveness_probe = None;
+        c.readiness_probe = None;
+        c.startup_probe = None;
+        c.lifecycle = None;
+        c.security_context = None;
+        c.termination_message_path = None;
+        c.termination_message_policy = None;
+        c.working_dir = None;
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.volumes = None;
+        spec.containers.iter_mut().for_each(slim_container);
+        spec.init_containers
+            .iter_mut()
+            .flatten()
+            .for_each(slim_container);
+        spec.ephemeral_containers = None;
+    }
+    if let Some(status) = pod.status.as_mut() {
+        status.container_statuses = None;
+        status.init_container_statuses = None;
+        status.ephemeral_container_statuses = None;
     }
 }
 

@@ -1,7 +1,9 @@
 //! `skiff`: the one binary. Subcommands run the parts of a cluster:
 //! - `skiff server`: the API server on its embedded store (steps 1-3 of a pod's path), with the
 //!   scheduler running in-process against its loopback address unless `--disable-scheduler`;
-//! - `skiff scheduler`: the scheduler alone against any API server (steps 4-6).
+//! - `skiff scheduler`: the scheduler alone against any API server (steps 4-6);
+//! - `skiff agent`: the node agent (kubelet) for one node (steps 7-9), which runs each container
+//!   under `skiff shim` (a hidden subcommand: this same binary as the container's supervisor).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,6 +16,7 @@ mod kubeconfig;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod agent;
 mod scheduler;
 
 #[derive(Parser)]
@@ -66,6 +69,33 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Run the node agent (kubelet) for one node; needs root.
+    Agent {
+        /// The kubeconfig of the API server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// The Node's name [default: the host name].
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Where images, pod state and logs live.
+        #[arg(long, default_value = "/var/lib/skiff/agent")]
+        data_dir: PathBuf,
+        /// The node's pod CIDR (the default CNI config's subnet).
+        #[arg(long, default_value = "10.42.0.0/24")]
+        pod_cidr: String,
+        /// The address the node reports and serves logs on [default: the host's first global address].
+        #[arg(long)]
+        node_ip: Option<std::net::IpAddr>,
+        /// Port of the agent's log endpoint (0: any free port).
+        #[arg(long, default_value_t = 10250)]
+        kubelet_port: u16,
+        /// A registry (HOST:PORT) reached over plain HTTP (repeatable); loopback always is.
+        #[arg(long = "insecure-registry")]
+        insecure_registries: Vec<String>,
+        /// The bridge of the default CNI network.
+        #[arg(long, default_value = "skiff0")]
+        bridge: String,
+    },
 }
 
 fn init_logging(verbosity: u8) {
@@ -97,6 +127,11 @@ fn tune_allocator() {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The shim runs before anything else: no async runtime, no logging setup of ours.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(skiff_kubelet::runtime::shim_main(args[2..].to_vec()));
+    }
     tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.verbosity);
@@ -134,6 +169,34 @@ fn main() -> anyhow::Result<()> {
                     ..Default::default()
                 };
                 scheduler::run_standalone(&kubeconfig, options, wait_for_signal()).await
+            }
+            Command::Agent {
+                kubeconfig,
+                node_name,
+                data_dir,
+                pod_cidr,
+                node_ip,
+                kubelet_port,
+                insecure_registries,
+                bridge,
+            } => {
+                let node_name = node_name.unwrap_or_else(|| {
+                    rustix::system::uname()
+                        .nodename()
+                        .to_string_lossy()
+                        .to_lowercase()
+                });
+                let args = agent::AgentArgs {
+                    kubeconfig,
+                    node_name,
+                    data_dir,
+                    pod_cidr,
+                    node_ip,
+                    kubelet_port,
+                    insecure_registries,
+                    bridge,
+                };
+                agent::run(args, wait_for_signal()).await
             }
         }
     })
