@@ -109,17 +109,32 @@ pub struct Worker {
     record: PodRecord,
     live: BTreeMap<String, Live>,
     backoff: HashMap<String, Backoff>,
+    /// The last pull error per container, for the `ImagePullBackOff` message.
+    pull_errors: HashMap<String, String>,
     last_status: Option<Value>,
     admitted: bool,
     pod_dir: PathBuf,
 }
 
+/// A duration as Go's `time.Duration.String` writes it (`10s`, `1m20s`, `5m0s`, `189ms`,
+/// `1.234s`), which upstream's messages use.
 fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
-        format!("{ms}ms")
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    let frac = d.subsec_millis();
+    let s = if frac == 0 {
+        format!("{}s", secs % 60)
     } else {
-        format!("{:.3}s", d.as_secs_f64())
+        let f = format!("{frac:03}");
+        format!("{}.{}s", secs % 60, f.trim_end_matches('0'))
+    };
+    match secs / 60 {
+        0 => s,
+        m if m < 60 => format!("{m}m{s}"),
+        m => format!("{}h{}m{s}", m / 60, m % 60),
     }
 }
 
@@ -156,6 +171,7 @@ impl Worker {
             record,
             live: BTreeMap::new(),
             backoff: HashMap::new(),
+            pull_errors: HashMap::new(),
             last_status: None,
             admitted,
             pod_dir,
@@ -695,7 +711,10 @@ impl Worker {
         let key = format!("pull/{}", c.name);
         if let Some(b) = self.backoff.get(&key) {
             if Instant::now() < b.last + b.delay {
-                let message = format!("Back-off pulling image \"{image}\"");
+                let mut message = format!("Back-off pulling image \"{image}\"");
+                if let Some(last) = self.pull_errors.get(&c.name) {
+                    message.push_str(&format!(": {last}"));
+                }
                 if !matches!(self.live.get(&c.name), Some(Live::Waiting { reason, .. }) if reason == "ImagePullBackOff") {
                     self.event(Some(&c.name), NORMAL, "BackOff", message.clone());
                     self.event(Some(&c.name), WARNING, "Failed", "Error: ImagePullBackOff".into());
@@ -716,6 +735,7 @@ impl Worker {
         match self.ctx.images.ensure(image, policy, &opts).await {
             Ok((record, pulled)) => {
                 self.backoff.remove(&key);
+                self.pull_errors.remove(&c.name);
                 if pulled {
                     let took = fmt_duration(started.elapsed());
                     self.event(Some(&c.name), NORMAL, "Pulled", format!(
@@ -736,6 +756,8 @@ impl Worker {
                 };
                 self.event(Some(&c.name), WARNING, "Failed", message.clone());
                 self.event(Some(&c.name), WARNING, "Failed", format!("Error: {reason}"));
+                self.pull_errors
+                    .insert(c.name.clone(), format!("{reason}: {e}"));
                 let delay = match self.backoff.get(&key) {
                     None => self.ctx.backoff.initial,
                     Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
@@ -977,5 +999,21 @@ fn resources(c: &Container) -> runtime::Resources {
         cpu_quota: cpu_limit.as_ref().and_then(|q| runtime::milli_cpu_to_quota(q.milli_value())),
         cpu_period: cpu_limit.map(|_| runtime::CPU_PERIOD),
         memory_limit: mem_limit.map(|q| q.value()).filter(|v| *v > 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_go() {
+        assert_eq!(fmt_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(fmt_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(fmt_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(fmt_duration(Duration::from_millis(189)), "189ms");
+        assert_eq!(fmt_duration(Duration::from_millis(1234)), "1.234s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use skiff_kubelet::network::{netns, NetworkConfig, PodKey, PodNetwork};
+use skiff_kubelet::network::{netns, NetworkConfig, PodKey, PodNetwork, PortMapping};
 
 const CIDR: &str = "10.244.77.0/24";
 
@@ -34,6 +34,47 @@ fn sh(cmd: &str, args: &[&str]) -> String {
 struct Cleanup {
     bridge: String,
     netns_dir: PathBuf,
+    /// Whether portmap's shared `CNI-HOSTPORT-*` nat chains existed before the test.
+    had_hostport_chains: bool,
+}
+
+fn hostport_chains_exist() -> bool {
+    sh("iptables-save", &["-t", "nat"]).contains("CNI-HOSTPORT-")
+}
+
+/// Removes portmap's shared nat chains and the jumps to them (the plugin leaves them behind).
+fn remove_hostport_chains() {
+    let rules = sh("iptables-save", &["-t", "nat"]);
+    for line in rules.lines() {
+        if let Some(rest) = line.strip_prefix("-A ") {
+            let builtin = ["PREROUTING ", "OUTPUT ", "POSTROUTING ", "INPUT "]
+                .iter()
+                .any(|c| rest.starts_with(c));
+            if builtin && rest.contains("-j CNI-HOSTPORT-") {
+                let _ = Command::new("sh")
+                    .args(["-c", &format!("iptables -t nat -D {rest}")])
+                    .output();
+            }
+        }
+    }
+    for line in rules.lines() {
+        if let Some(chain) = line.strip_prefix(':').and_then(|l| l.split(' ').next()) {
+            if chain.starts_with("CNI-HOSTPORT-") {
+                let _ = Command::new("iptables")
+                    .args(["-t", "nat", "-F", chain])
+                    .output();
+            }
+        }
+    }
+    for line in rules.lines() {
+        if let Some(chain) = line.strip_prefix(':').and_then(|l| l.split(' ').next()) {
+            if chain.starts_with("CNI-HOSTPORT-") {
+                let _ = Command::new("iptables")
+                    .args(["-t", "nat", "-X", chain])
+                    .output();
+            }
+        }
+    }
 }
 
 impl Drop for Cleanup {
@@ -46,6 +87,9 @@ impl Drop for Cleanup {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
+        if !self.had_hostport_chains {
+            remove_hostport_chains();
+        }
         // The netns dir was bind-mounted onto itself; lazily unmount so the tempdir can go.
         let _ = Command::new("umount")
             .args(["-l"])
@@ -101,7 +145,10 @@ async fn two_sandboxes_on_a_bridge() {
         return;
     };
     // Refuse to run if something else on this host already uses the test range.
-    let existing = sh("ip", &["-o", "-4", "route", "show", "to", "match", "10.244.77.2"]);
+    let existing = sh(
+        "ip",
+        &["-o", "-4", "route", "show", "to", "match", "10.244.77.2"],
+    );
     if existing.lines().any(|l| l.contains("10.244.77.")) {
         eprintln!("skipping: {CIDR} is already routed here: {existing}");
         return;
@@ -112,6 +159,7 @@ async fn two_sandboxes_on_a_bridge() {
     let _cleanup = Cleanup {
         bridge: bridge.clone(),
         netns_dir: netns_dir.clone(),
+        had_hostport_chains: hostport_chains_exist(),
     };
     let mut cfg = NetworkConfig::new(tmp.path().join("data"), CIDR);
     cfg.cni_bin_dirs = vec![bins];
@@ -158,6 +206,51 @@ async fn two_sandboxes_on_a_bridge() {
     })
     .unwrap();
     assert!(lo_ok, "lo is not up in the pod namespace");
+
+    // A hostPort (portmap): 127.0.0.1:<hostPort> on the host reaches the pod's port 8080.
+    let p3 = pod(3);
+    let host_port = 18000 + (std::process::id() % 1000) as u16;
+    let s3 = net
+        .setup_with_ports(
+            &p3,
+            &[PortMapping {
+                host_port,
+                container_port: 8080,
+                protocol: "tcp".into(),
+                host_ip: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(net.route_via_bridge(s3.ips[0]));
+    {
+        let l = listen_in(&s3.netns_path);
+        let addr: SocketAddr = ([127, 0, 0, 1], host_port).into();
+        let mut client =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect hostPort");
+        let (mut server, _) = l.accept().expect("accept via hostPort");
+        client.write_all(b"port").unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"port");
+    }
+    assert!(sh("iptables-save", &["-t", "nat"]).contains(&format!("--dport {host_port}")));
+    net.teardown(&p3.uid).await.unwrap();
+    assert!(!sh("iptables-save", &["-t", "nat"]).contains(&format!("--dport {host_port}")));
+
+    // The namespace vanished before teardown (e.g. removed by someone else): DEL still
+    // releases the address and the ipMasq rules (which the bridge plugin alone would leak).
+    let p4 = pod(4);
+    let s4 = net.setup(&p4).await.unwrap();
+    assert!(sh("iptables-save", &["-t", "nat"]).contains(&p4.uid));
+    netns::delete_path(&s4.netns_path).unwrap();
+    net.teardown(&p4.uid).await.unwrap();
+    assert!(!sh("iptables-save", &["-t", "nat"]).contains(&p4.uid));
+    assert!(!tmp
+        .path()
+        .join("data/cni/networks/skiff-test")
+        .join(s4.ips[0].to_string())
+        .exists());
 
     let ipam_dir = tmp.path().join("data/cni/networks/skiff-test");
     let ip1 = s1.ips[0].to_string();

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use skiff_kubelet::runtime::logs::{parse_record, read_logs, LogOptions, Stream};
 use skiff_kubelet::runtime::{
-    remove_cgroup, shim_main, ContainerConfig, ContainerState, Resources, RuncConfig, RuncRuntime,
-    Runtime, RuntimeError,
+    remove_cgroup, shim_main, ContainerConfig, ContainerState, Mount, Resources, RuncConfig,
+    RuncRuntime, Runtime, RuntimeError,
 };
 
 const CGROUP_PARENT: &str = "skiff-runtime-test";
@@ -27,7 +27,10 @@ struct Fixture {
 fn runc_config(dir: &Path) -> RuncConfig {
     let mut cfg = RuncConfig::new(
         &dir.join("run"),
-        vec![std::env::current_exe().unwrap().into_os_string(), OsString::from("shim")],
+        vec![
+            std::env::current_exe().unwrap().into_os_string(),
+            OsString::from("shim"),
+        ],
     );
     cfg.runc = PathBuf::from(RUNC);
     cfg.start_timeout = Duration::from_secs(30);
@@ -40,7 +43,9 @@ impl Fixture {
         if !rootfs.exists() {
             std::fs::create_dir_all(rootfs.join("bin")).unwrap();
             std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-            for tool in ["sh", "echo", "sleep", "cat", "head", "tail", "true", "false", "ls"] {
+            for tool in [
+                "sh", "echo", "sleep", "cat", "head", "tail", "true", "false", "ls",
+            ] {
                 std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(tool)).unwrap();
             }
         }
@@ -76,16 +81,22 @@ async fn wait_exited(rt: &RuncRuntime, id: &str, timeout: Duration) -> Container
         if matches!(s, ContainerState::Exited { .. }) {
             return s;
         }
-        assert!(Instant::now() < deadline, "{id} did not exit in {timeout:?}: {s:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} did not exit in {timeout:?}: {s:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 fn exit_code(s: &ContainerState) -> (i32, Option<i32>, bool) {
     match s {
-        ContainerState::Exited { exit_code, signal, oom_killed, .. } => {
-            (*exit_code, *signal, *oom_killed)
-        }
+        ContainerState::Exited {
+            exit_code,
+            signal,
+            oom_killed,
+            ..
+        } => (*exit_code, *signal, *oom_killed),
         other => panic!("not exited: {other:?}"),
     }
 }
@@ -103,10 +114,16 @@ async fn assert_no_leftovers(f: &Fixture, cfg: &ContainerConfig) {
         let p = e.path().join(&rel);
         assert!(!p.exists(), "cgroup {} left behind", p.display());
     }
-    assert!(!f.rt.config().root.join(&cfg.id).exists(), "runc state left behind");
+    assert!(
+        !f.rt.config().root.join(&cfg.id).exists(),
+        "runc state left behind"
+    );
     assert!(!cfg.bundle.exists(), "bundle left behind");
     assert!(!f.rt.list().await.unwrap().contains(&cfg.id));
-    assert!(matches!(f.rt.state(&cfg.id).await, Err(RuntimeError::NotFound(_))));
+    assert!(matches!(
+        f.rt.state(&cfg.id).await,
+        Err(RuntimeError::NotFound(_))
+    ));
 }
 
 fn cgroup_rel(cfg: &ContainerConfig) -> String {
@@ -114,7 +131,14 @@ fn cgroup_rel(cfg: &ContainerConfig) -> String {
 }
 
 async fn echo_logs(f: &Fixture) {
-    let cfg = f.cfg("echo", &["sh", "-c", "echo out1; echo err1 >&2; echo out2; printf tail"]);
+    let cfg = f.cfg(
+        "echo",
+        &[
+            "sh",
+            "-c",
+            "echo out1; echo err1 >&2; echo out2; printf tail",
+        ],
+    );
     f.rt.start(&cfg).await.unwrap();
     assert!(f.rt.list().await.unwrap().contains(&cfg.id));
     let s = wait_exited(&f.rt, &cfg.id, Duration::from_secs(10)).await;
@@ -134,11 +158,52 @@ async fn echo_logs(f: &Fixture) {
     }
     assert_eq!(out, ["out1", "out2", "tail"], "log:\n{text}");
     assert_eq!(err, ["err1"], "log:\n{text}");
-    let all = read_logs(&cfg.log_path, &LogOptions { stream: Some(Stream::Stdout), ..Default::default() })
-        .unwrap();
+    let all = read_logs(
+        &cfg.log_path,
+        &LogOptions {
+            stream: Some(Stream::Stdout),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(all, b"out1\nout2\ntail\n");
     // Stopping an exited container is a no-op returning its state.
     assert_eq!(f.rt.stop(&cfg.id, Duration::from_secs(1)).await.unwrap(), s);
+    remove_and_check(f, &cfg).await;
+}
+
+async fn process_settings(f: &Fixture) {
+    let data = f.dir.join("data-volume");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("f"), "from-volume").unwrap();
+    let mut cfg = f.cfg(
+        "settings",
+        &[
+            "sh",
+            "-c",
+            "id -u; id -g; id -G; hostname; pwd; echo $FOO; cat /data/f; echo; \
+             touch /data/g 2>/dev/null && echo writable || echo read-only",
+        ],
+    );
+    cfg.env.push("FOO=bar baz".into());
+    cfg.uid = 1000;
+    cfg.gid = 1001;
+    cfg.additional_gids = vec![1002];
+    cfg.cwd = "/work".into();
+    cfg.hostname = "my-pod".into();
+    cfg.mounts = vec![Mount {
+        source: data,
+        destination: "/data".into(),
+        read_only: true,
+    }];
+    f.rt.start(&cfg).await.unwrap();
+    let s = wait_exited(&f.rt, &cfg.id, Duration::from_secs(10)).await;
+    let out = String::from_utf8(read_logs(&cfg.log_path, &LogOptions::default()).unwrap()).unwrap();
+    assert_eq!(exit_code(&s), (0, None, false), "{out}");
+    assert_eq!(
+        out,
+        "1000\n1001\n1001 1002\nmy-pod\n/work\nbar baz\nfrom-volume\nread-only\n"
+    );
     remove_and_check(f, &cfg).await;
 }
 
@@ -147,21 +212,36 @@ async fn exit_code_3(f: &Fixture) {
     f.rt.start(&cfg).await.unwrap();
     let s = wait_exited(&f.rt, &cfg.id, Duration::from_secs(10)).await;
     assert_eq!(exit_code(&s), (3, None, false));
-    if let ContainerState::Exited { started_at, finished_at, .. } = s {
+    if let ContainerState::Exited {
+        started_at,
+        finished_at,
+        ..
+    } = s
+    {
         assert!(started_at <= finished_at);
     }
     remove_and_check(f, &cfg).await;
 }
 
 async fn stop_with_sigterm(f: &Fixture) {
-    let cfg = f.cfg("term", &["sh", "-c", "trap 'exit 7' TERM; sleep 1000 & wait"]);
+    let cfg = f.cfg(
+        "term",
+        &["sh", "-c", "trap 'exit 7' TERM; sleep 1000 & wait"],
+    );
     f.rt.start(&cfg).await.unwrap();
-    assert!(matches!(f.rt.state(&cfg.id).await.unwrap(), ContainerState::Running { .. }));
+    assert!(matches!(
+        f.rt.state(&cfg.id).await.unwrap(),
+        ContainerState::Running { .. }
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await; // let sh install its trap
     let t = Instant::now();
     let s = f.rt.stop(&cfg.id, Duration::from_secs(20)).await.unwrap();
     assert_eq!(exit_code(&s), (7, None, false));
-    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
     remove_and_check(f, &cfg).await;
 }
 
@@ -188,8 +268,18 @@ async fn kill_signal(f: &Fixture) {
 }
 
 async fn oom_killed(f: &Fixture) {
-    let mut cfg = f.cfg("oom", &["sh", "-c", "echo start; x=0123456789abcdef; while :; do x=$x$x; done"]);
-    cfg.resources = Resources { memory_limit: Some(16 << 20), ..Default::default() };
+    let mut cfg = f.cfg(
+        "oom",
+        &[
+            "sh",
+            "-c",
+            "echo start; x=0123456789abcdef; while :; do x=$x$x; done",
+        ],
+    );
+    cfg.resources = Resources {
+        memory_limit: Some(16 << 20),
+        ..Default::default()
+    };
     f.rt.start(&cfg).await.unwrap();
     let s = wait_exited(&f.rt, &cfg.id, Duration::from_secs(30)).await;
     assert_eq!(exit_code(&s), (137, Some(9), true));
@@ -199,10 +289,16 @@ async fn oom_killed(f: &Fixture) {
 async fn missing_executable(f: &Fixture) {
     let cfg = f.cfg("nosuch", &["nosuch"]);
     match f.rt.start(&cfg).await {
-        Err(RuntimeError::StartFailed { message, .. }) => assert!(
-            message.contains(r#"exec: "nosuch": executable file not found in $PATH"#),
-            "{message}"
-        ),
+        Err(e @ RuntimeError::StartFailed { .. }) => {
+            println!("  start error: {e}");
+            let RuntimeError::StartFailed { message, .. } = e else {
+                unreachable!()
+            };
+            assert!(
+                message.contains(r#"exec: "nosuch": executable file not found in $PATH"#),
+                "{message}"
+            )
+        }
         other => panic!("expected StartFailed, got {other:?}"),
     }
     assert_no_leftovers(f, &cfg).await;
@@ -225,13 +321,23 @@ async fn survives_agent_restart(f: &Fixture) {
     }
     let s = rt2.stop(&cfg.id, Duration::from_secs(1)).await.unwrap();
     assert_eq!(exit_code(&s).1, Some(9));
-    assert_eq!(read_logs(&cfg.log_path, &LogOptions::default()).unwrap(), b"hello\n");
+    assert_eq!(
+        read_logs(&cfg.log_path, &LogOptions::default()).unwrap(),
+        b"hello\n"
+    );
     rt2.remove(&cfg.id).await.unwrap();
     assert_no_leftovers(f, &cfg).await;
 }
 
 fn killed_agent_cfg(f: &Fixture) -> ContainerConfig {
-    f.cfg("agentdied", &["sh", "-c", "echo before; sleep 1; echo after; exec sleep 1000"])
+    f.cfg(
+        "agentdied",
+        &[
+            "sh",
+            "-c",
+            "echo before; sleep 1; echo after; exec sleep 1000",
+        ],
+    )
 }
 
 /// `agent <dir> <prefix>`: a stand-in for the node agent that starts a container, reports, and
@@ -263,18 +369,43 @@ async fn survives_agent_kill(f: &Fixture) {
     let cfg = killed_agent_cfg(f);
     // The shim keeps running: the container runs and its output is still logged.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(matches!(f.rt.state(&cfg.id).await.unwrap(), ContainerState::Running { .. }));
-    assert_eq!(read_logs(&cfg.log_path, &LogOptions::default()).unwrap(), b"before\nafter\n");
-    let s = f.rt.stop(&cfg.id, Duration::from_millis(500)).await.unwrap();
+    assert!(matches!(
+        f.rt.state(&cfg.id).await.unwrap(),
+        ContainerState::Running { .. }
+    ));
+    assert_eq!(
+        read_logs(&cfg.log_path, &LogOptions::default()).unwrap(),
+        b"before\nafter\n"
+    );
+    let s =
+        f.rt.stop(&cfg.id, Duration::from_millis(500))
+            .await
+            .unwrap();
     assert_eq!(exit_code(&s), (137, Some(9), false));
     remove_and_check(f, &cfg).await;
 }
 
 async fn remove_running(f: &Fixture) {
-    let cfg = f.cfg("rmrun", &["sleep", "1000"]);
+    let mut cfg = f.cfg("rmrun", &["sleep", "1000"]);
+    cfg.resources = Resources {
+        cpu_shares: Some(256),
+        cpu_quota: Some(50_000),
+        cpu_period: Some(100_000),
+        memory_limit: Some(64 << 20),
+    };
     f.rt.start(&cfg).await.unwrap();
     let rel = cgroup_rel(&cfg);
-    assert!(Path::new("/sys/fs/cgroup/memory").join(&rel).exists());
+    let read = |ctrl: &str, file: &str| {
+        let p = Path::new("/sys/fs/cgroup").join(ctrl).join(&rel).join(file);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    assert_eq!(read("cpu", "cpu.shares").trim(), "256");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us").trim(), "50000");
+    assert_eq!(read("cpu", "cpu.cfs_period_us").trim(), "100000");
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes").trim(),
+        (64u64 << 20).to_string()
+    );
     let t = Instant::now();
     remove_and_check(f, &cfg).await;
     assert!(t.elapsed() < Duration::from_secs(10));
@@ -283,11 +414,15 @@ async fn remove_running(f: &Fixture) {
 async fn duplicate_id(f: &Fixture) {
     let cfg = f.cfg("dup", &["sleep", "1000"]);
     f.rt.start(&cfg).await.unwrap();
-    assert!(matches!(f.rt.start(&cfg).await, Err(RuntimeError::AlreadyExists(_))));
+    assert!(matches!(
+        f.rt.start(&cfg).await,
+        Err(RuntimeError::AlreadyExists(_))
+    ));
     remove_and_check(f, &cfg).await;
 }
 
-type Case = for<'a> fn(&'a Fixture) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+type Case =
+    for<'a> fn(&'a Fixture) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 
 macro_rules! case {
     ($f:ident) => {
@@ -314,9 +449,13 @@ fn main() {
             return;
         }
     }
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo test -- --list`: the cases are not listed individually
+    }
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
     let cases = [
         case!(echo_logs),
+        case!(process_settings),
         case!(exit_code_3),
         case!(stop_with_sigterm),
         case!(stop_escalates_to_sigkill),

@@ -154,7 +154,8 @@ impl NetworkConfigList {
         let Some(first) = files.into_iter().next() else {
             return Ok(None);
         };
-        let bytes = std::fs::read(&first).map_err(io_err(format!("reading {}", first.display())))?;
+        let bytes =
+            std::fs::read(&first).map_err(io_err(format!("reading {}", first.display())))?;
         let mut list = Self::from_bytes(&bytes)
             .map_err(|e| CniError::Config(format!("{}: {e}", first.display())))?;
         list.source = Some(first);
@@ -212,7 +213,8 @@ pub fn load_or_write_default(
     if let Some(list) = NetworkConfigList::load_dir(conf_dir)? {
         return Ok(list);
     }
-    std::fs::create_dir_all(conf_dir).map_err(io_err(format!("creating {}", conf_dir.display())))?;
+    std::fs::create_dir_all(conf_dir)
+        .map_err(io_err(format!("creating {}", conf_dir.display())))?;
     let value = default_conflist(name, bridge, pod_cidr, ipam_data_dir);
     let path = conf_dir.join(format!("10-{name}.conflist"));
     write_atomic(&path, &serde_json::to_vec_pretty(&value).expect("json"))?;
@@ -325,7 +327,12 @@ impl CniResult {
                 },
             })
         };
-        for ip in obj.get("ips").and_then(Value::as_array).into_iter().flatten() {
+        for ip in obj
+            .get("ips")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let addr = ip
                 .get("address")
                 .and_then(Value::as_str)
@@ -347,13 +354,21 @@ impl CniResult {
                 interface,
             });
         }
-        for r in obj.get("routes").and_then(Value::as_array).into_iter().flatten() {
+        for r in obj
+            .get("routes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             routes.push(parse_route(r)?);
         }
         // 0.1.0/0.2.0 results.
         for key in ["ip4", "ip6"] {
             if let Some(v) = obj.get(key) {
-                let addr = v.get("ip").and_then(Value::as_str).ok_or("ip4/ip6 without ip")?;
+                let addr = v
+                    .get("ip")
+                    .and_then(Value::as_str)
+                    .ok_or("ip4/ip6 without ip")?;
                 let (address, prefix_len) =
                     parse_cidr(addr).ok_or_else(|| format!("bad address {addr:?}"))?;
                 let gateway = v
@@ -366,7 +381,12 @@ impl CniResult {
                     gateway,
                     interface: None,
                 });
-                for r in v.get("routes").and_then(Value::as_array).into_iter().flatten() {
+                for r in v
+                    .get("routes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     routes.push(parse_route(r)?);
                 }
             }
@@ -491,7 +511,12 @@ impl CniClient {
             rt.netns.clone()
         };
         let stdin = serde_json::to_vec(conf).expect("json");
-        tracing::debug!(plugin = ty, command, container = rt.container_id, "running CNI plugin");
+        tracing::debug!(
+            plugin = ty,
+            command,
+            container = rt.container_id,
+            "running CNI plugin"
+        );
         let mut child = tokio::process::Command::new(&path)
             .env("CNI_COMMAND", command)
             .env("CNI_CONTAINERID", &rt.container_id)
@@ -777,7 +802,10 @@ mod tests {
             r#"{"cniVersion":"1.0.0","name":"n","plugins":[]}"#,
             r#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"../x"}]}"#,
         ] {
-            assert!(NetworkConfigList::from_bytes(bad.as_bytes()).is_err(), "{bad}");
+            assert!(
+                NetworkConfigList::from_bytes(bad.as_bytes()).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -785,14 +813,8 @@ mod tests {
     fn load_dir_first_lexical_and_default() {
         let dir = tempfile::tempdir().unwrap();
         assert!(NetworkConfigList::load_dir(dir.path()).unwrap().is_none());
-        let l = load_or_write_default(
-            dir.path(),
-            "skiff",
-            "br9",
-            "10.9.0.0/16",
-            Path::new("/d"),
-        )
-        .unwrap();
+        let l = load_or_write_default(dir.path(), "skiff", "br9", "10.9.0.0/16", Path::new("/d"))
+            .unwrap();
         assert!(dir.path().join("10-skiff.conflist").exists());
         assert_eq!(l.bridge_name().as_deref(), Some("br9"));
         // A lexically earlier list wins; other extensions are ignored.
@@ -828,7 +850,13 @@ mod tests {
         assert_eq!(ips[0].address, "10.244.77.2".parse::<IpAddr>().unwrap());
         assert_eq!(ips[0].prefix_len, 24);
         assert_eq!(ips[0].gateway, Some("10.244.77.1".parse().unwrap()));
-        assert_eq!(r.routes, vec![CniRoute { dst: "0.0.0.0/0".into(), gw: None }]);
+        assert_eq!(
+            r.routes,
+            vec![CniRoute {
+                dst: "0.0.0.0/0".into(),
+                gw: None
+            }]
+        );
         assert_eq!(describe(&r)["eth0"], vec!["10.244.77.2/24".to_string()]);
     }
 
@@ -933,8 +961,13 @@ mod tests {
             .unwrap()
         };
         match client.add_network_list(&list("failer"), &rt).await {
-            Err(CniError::Plugin { code, msg, details, .. }) => {
-                assert_eq!((code, msg.as_str(), details.as_str()), (7, "bad config", "subnet"))
+            Err(CniError::Plugin {
+                code, msg, details, ..
+            }) => {
+                assert_eq!(
+                    (code, msg.as_str(), details.as_str()),
+                    (7, "bad config", "subnet")
+                )
             }
             other => panic!("{other:?}"),
         }

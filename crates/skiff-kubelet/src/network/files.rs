@@ -237,7 +237,10 @@ fn omit_duplicates(v: Vec<String>) -> Vec<String> {
 
 /// Upstream `mergeDNSOptions`: the pod's options override same-named existing ones. (Upstream
 /// iterates a Go map, so its order is random; this keeps first-appearance order.)
-fn merge_dns_options(existing: &[String], pod: &[k8s_openapi::api::core::v1::PodDNSConfigOption]) -> Vec<String> {
+fn merge_dns_options(
+    existing: &[String],
+    pod: &[k8s_openapi::api::core::v1::PodDNSConfigOption],
+) -> Vec<String> {
     let mut opts: Vec<(String, String)> = Vec::new();
     let mut set = |name: &str, value: &str| match opts.iter_mut().find(|(n, _)| n == name) {
         Some(o) => o.1 = value.to_string(),
@@ -304,10 +307,18 @@ pub fn pod_dns_config(spec: &PodSpec, namespace: &str, settings: &DnsSettings) -
     match kind {
         Kind::None => cfg = DnsConfig::default(),
         Kind::Cluster if !settings.cluster_dns.is_empty() => {
-            cfg.servers = settings.cluster_dns.iter().map(|ip| ip.to_string()).collect();
+            cfg.servers = settings
+                .cluster_dns
+                .iter()
+                .map(|ip| ip.to_string())
+                .collect();
             if !settings.cluster_domain.is_empty() {
                 let d = &settings.cluster_domain;
-                let mut s = vec![format!("{namespace}.svc.{d}"), format!("svc.{d}"), d.clone()];
+                let mut s = vec![
+                    format!("{namespace}.svc.{d}"),
+                    format!("svc.{d}"),
+                    d.clone(),
+                ];
                 s.append(&mut cfg.searches);
                 cfg.searches = omit_duplicates(s);
             }
@@ -323,7 +334,8 @@ pub fn pod_dns_config(spec: &PodSpec, namespace: &str, settings: &DnsSettings) -
     }
     if use_host && settings.host_resolv_conf.is_none() {
         for ip in &settings.node_ips {
-            cfg.servers.push(if ip.is_ipv6() { "::1" } else { "127.0.0.1" }.to_string());
+            cfg.servers
+                .push(if ip.is_ipv6() { "::1" } else { "127.0.0.1" }.to_string());
         }
         if cfg.servers.is_empty() {
             cfg.servers.push("127.0.0.1".to_string());
@@ -452,9 +464,14 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let got =
-            hosts_file_content(&meta("p", "ns"), &spec, &[], "cluster.local", "127.0.0.1 me\n")
-                .unwrap();
+        let got = hosts_file_content(
+            &meta("p", "ns"),
+            &spec,
+            &[],
+            "cluster.local",
+            "127.0.0.1 me\n",
+        )
+        .unwrap();
         assert_eq!(
             got,
             "# Kubernetes-managed hosts file (host network).\n127.0.0.1 me\n\n# Entries added by HostAliases.\n1.2.3.4\ta\n"

@@ -13,6 +13,14 @@
 //! portmap; see [`cni::default_conflist`]).
 //!
 //! [`files`] renders the pod's `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname`.
+//!
+//! Calls for one pod must not overlap (the per-pod worker serializes them); different pods
+//! may be set up concurrently (the plugins lock their own state). Needs root (mounts,
+//! namespaces, iptables for ipMasq/portmap).
+//!
+//! The bridge plugin finds a pod's ipMasq rules through the addresses inside its namespace, so
+//! tear the network down before anything deletes the namespace; if it is gone anyway,
+//! [`PodNetwork::teardown`] removes the rules itself.
 
 pub mod cni;
 pub mod files;
@@ -171,7 +179,10 @@ impl PodNetwork {
             &config.pod_cidr,
             &config.data_dir.join("cni/networks"),
         )?;
-        let mut cni = CniClient::new(config.cni_bin_dirs.clone(), config.data_dir.join("cni/cache"));
+        let mut cni = CniClient::new(
+            config.cni_bin_dirs.clone(),
+            config.data_dir.join("cni/cache"),
+        );
         cni.timeout = config.plugin_timeout;
         let this = Self { config, list, cni };
         let dir = this.records_dir();
@@ -360,7 +371,17 @@ impl PodNetwork {
         } else {
             None
         };
+        let netns_gone = !netns::is_netns(&netns_path);
+        let had_add = self.cni.has_cached(uid, POD_IFNAME) || rec.is_some();
         self.cni.del_network_list(fallback, &rt).await?;
+        if netns_gone && had_add {
+            // The bridge plugin finds the addresses whose ipMasq rules it removes inside the
+            // namespace; with the namespace gone they would leak.
+            let network = rec.as_ref().map_or(self.list.name.as_str(), |r| &r.network);
+            let network = network.to_string();
+            let id = uid.to_string();
+            let _ = tokio::task::spawn_blocking(move || remove_leaked_ipmasq(&network, &id)).await;
+        }
         let lo = self.runtime_conf(&pod, &netns_path, "lo");
         if let Err(e) = self.cni.del_network_list(None, &lo).await {
             // Only puts `lo` down; the namespace goes away anyway.
@@ -416,9 +437,10 @@ impl PodNetwork {
         Ok(out)
     }
 
-    /// The names (pod uids) of the network namespaces in `netns_dir`, recorded or not (a
-    /// crash between creating a namespace and recording it cannot happen, as the record is
-    /// written first, but other leftovers can be found this way).
+    /// The names (pod uids) of the network namespaces in `netns_dir`, recorded or not. Careful:
+    /// several agents on one host (tests) share the default `/run/skiff/netns`, so an entry
+    /// here without a record of this agent may belong to another agent; clean up from
+    /// [`list_sandboxes`](Self::list_sandboxes) (the record is written before the namespace).
     pub fn list_netns(&self) -> Result<Vec<String>, NetworkError> {
         netns::list(&self.config.netns_dir).map_err(|source| NetworkError::Netns {
             path: self.config.netns_dir.clone(),
@@ -465,6 +487,51 @@ fn parse_route_get_dev(out: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The per-container nat chain of the bridge plugin's ipMasq (`utils.FormatChainName`):
+/// `CNI-` and the first 24 hex digits of sha512(network name + container ID).
+pub fn ipmasq_chain_name(network: &str, container_id: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha512::digest(format!("{network}{container_id}").as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("CNI-{}", &hex[..24])
+}
+
+/// Removes the bridge plugin's ipMasq chain of a container and the POSTROUTING jumps to it
+/// (iptables and ip6tables), if present. Best effort.
+fn remove_leaked_ipmasq(network: &str, container_id: &str) {
+    let chain = ipmasq_chain_name(network, container_id);
+    for tool in ["iptables", "ip6tables"] {
+        let exists = std::process::Command::new(tool)
+            .args(["-w", "-t", "nat", "-S", &chain])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !exists {
+            continue;
+        }
+        tracing::info!(chain, container_id, "removing leaked ipMasq chain");
+        let rules = std::process::Command::new(tool)
+            .args(["-w", "-t", "nat", "-S", "POSTROUTING"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for rule in rules.lines() {
+            if let Some(rest) = rule.strip_prefix("-A ") {
+                if rest.ends_with(&format!("-j {chain}")) {
+                    // `-S` output is shell-quoted (the comment); let sh split it.
+                    let _ = std::process::Command::new("sh")
+                        .args(["-c", &format!("{tool} -w -t nat -D {rest}")])
+                        .output();
+                }
+            }
+        }
+        for op in ["-F", "-X"] {
+            let _ = std::process::Command::new(tool)
+                .args(["-w", "-t", "nat", op, &chain])
+                .output();
+        }
+    }
 }
 
 /// The list used to bring `lo` up in a new namespace.
@@ -528,6 +595,15 @@ mod tests {
             None
         );
         assert_eq!(parse_route_get_dev(""), None);
+    }
+
+    #[test]
+    fn chain_names() {
+        // As the bridge plugin names it (checked against a rule it created).
+        assert_eq!(
+            ipmasq_chain_name("skiff", "a87c8dec-5288-4295-b825-549ba5ad4d03"),
+            "CNI-4030159c6d955eb1904a4a5c"
+        );
     }
 
     #[test]

@@ -229,7 +229,8 @@ struct Output<'a> {
 
 impl Output<'_> {
     fn wanted(&self, l: &LogLine) -> bool {
-        self.opts.since.is_none_or(|s| l.time >= s) && self.opts.stream.is_none_or(|s| s == l.stream)
+        self.opts.since.is_none_or(|s| l.time >= s)
+            && self.opts.stream.is_none_or(|s| s == l.stream)
     }
 
     fn done(&self) -> bool {
@@ -277,7 +278,12 @@ pub fn read_logs(path: &Path, opts: &LogOptions) -> io::Result<Vec<u8>> {
 /// Writes the log to `out` per `opts`. With `follow`, keeps polling the file for new lines (every
 /// 100 ms) until `stop` resolves (e.g. the container exited and/or the client went away), then
 /// writes what is left and returns. Returns early once `limit_bytes` is reached.
-pub async fn write_logs<W, F>(path: &Path, opts: &LogOptions, out: &mut W, stop: F) -> io::Result<()>
+pub async fn write_logs<W, F>(
+    path: &Path,
+    opts: &LogOptions,
+    out: &mut W,
+    stop: F,
+) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
     F: Future<Output = ()>,
@@ -346,9 +352,15 @@ mod tests {
     #[test]
     fn writer_format() {
         let mut w = CriLogWriter::new(Vec::new());
-        w.write_record(t("2016-10-06T00:17:09.669794202Z"), Stream::Stdout, false, b"hi there")
+        w.write_record(
+            t("2016-10-06T00:17:09.669794202Z"),
+            Stream::Stdout,
+            false,
+            b"hi there",
+        )
+        .unwrap();
+        w.write_record(t("2016-10-06T00:17:10Z"), Stream::Stderr, true, b"")
             .unwrap();
-        w.write_record(t("2016-10-06T00:17:10Z"), Stream::Stderr, true, b"").unwrap();
         assert_eq!(
             String::from_utf8(w.into_inner()).unwrap(),
             "2016-10-06T00:17:09.669794202Z stdout F hi there\n\
@@ -419,22 +431,38 @@ garbage line
     fn reader_options() {
         let (_d, p) = sample();
         assert_eq!(read(&p, LogOptions::default()), "one\nthree\ntwo\nfour\n\n");
-        let tail = |n| LogOptions { tail: Some(n), ..Default::default() };
+        let tail = |n| LogOptions {
+            tail: Some(n),
+            ..Default::default()
+        };
         assert_eq!(read(&p, tail(2)), "four\n\n");
         assert_eq!(read(&p, tail(0)), "");
         assert_eq!(read(&p, tail(10)), "one\nthree\ntwo\nfour\n\n");
-        let o = LogOptions { timestamps: true, tail: Some(3), ..Default::default() };
+        let o = LogOptions {
+            timestamps: true,
+            tail: Some(3),
+            ..Default::default()
+        };
         assert_eq!(
             read(&p, o),
             "2024-01-01T00:00:02.000000000Z two\n\
              2024-01-01T00:00:05.000000000Z four\n\
              2024-01-01T00:00:06.000000000Z \n"
         );
-        let o = LogOptions { limit_bytes: Some(6), ..Default::default() };
+        let o = LogOptions {
+            limit_bytes: Some(6),
+            ..Default::default()
+        };
         assert_eq!(read(&p, o), "one\nth");
-        let o = LogOptions { since: Some(t("2024-01-01T00:00:03Z")), ..Default::default() };
+        let o = LogOptions {
+            since: Some(t("2024-01-01T00:00:03Z")),
+            ..Default::default()
+        };
         assert_eq!(read(&p, o), "three\nfour\n\n");
-        let o = LogOptions { stream: Some(Stream::Stderr), ..Default::default() };
+        let o = LogOptions {
+            stream: Some(Stream::Stderr),
+            ..Default::default()
+        };
         assert_eq!(read(&p, o), "two\n");
     }
 
@@ -442,8 +470,11 @@ garbage line
     fn unfinished_partial_shown_at_end() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("0.log");
-        std::fs::write(&p, "2024-01-01T00:00:01Z stdout F a\n2024-01-01T00:00:02Z stdout P bc\n")
-            .unwrap();
+        std::fs::write(
+            &p,
+            "2024-01-01T00:00:01Z stdout F a\n2024-01-01T00:00:02Z stdout P bc\n",
+        )
+        .unwrap();
         assert_eq!(read(&p, LogOptions::default()), "a\nbc");
     }
 
@@ -451,7 +482,11 @@ garbage line
     async fn follow_until_stopped() {
         let (_d, p) = sample();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let opts = LogOptions { follow: true, tail: Some(1), ..Default::default() };
+        let opts = LogOptions {
+            follow: true,
+            tail: Some(1),
+            ..Default::default()
+        };
         let path = p.clone();
         let task = tokio::spawn(async move {
             let mut out = Vec::new();
@@ -469,14 +504,21 @@ garbage line
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         tx.send(()).unwrap();
-        let out = tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "\nnew one\nhalf\n");
     }
 
     #[tokio::test]
     async fn follow_stops_at_limit() {
         let (_d, p) = sample();
-        let opts = LogOptions { follow: true, limit_bytes: Some(3), ..Default::default() };
+        let opts = LogOptions {
+            follow: true,
+            limit_bytes: Some(3),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         tokio::time::timeout(
             Duration::from_secs(5),

@@ -201,7 +201,10 @@ impl RuncRuntime {
             .stdin(Stdio::null())
             .output()
             .await
-            .map_err(RuntimeError::io(format!("running {}", self.cfg.runc.display())))?;
+            .map_err(RuntimeError::io(format!(
+                "running {}",
+                self.cfg.runc.display()
+            )))?;
         if out.status.success() {
             Ok(out.stdout)
         } else {
@@ -236,7 +239,9 @@ impl RuncRuntime {
     /// The bundle of `id`: from skiff's index, else from runc's state.
     async fn bundle(&self, id: &str) -> Result<Option<PathBuf>, RuntimeError> {
         if !valid_id(id) {
-            return Err(RuntimeError::InvalidConfig(format!("invalid container id {id:?}")));
+            return Err(RuntimeError::InvalidConfig(format!(
+                "invalid container id {id:?}"
+            )));
         }
         if let Ok(b) = std::fs::read_link(self.index_path(id)) {
             return Ok(Some(b));
@@ -263,14 +268,19 @@ impl RuncRuntime {
 
     async fn state_of(&self, id: &str, bundle: &Path) -> Result<ContainerState, RuntimeError> {
         let read_exit = || {
-            state::read::<Exit>(bundle, EXIT_FILE)
-                .map_err(RuntimeError::io(format!("reading {}/{EXIT_FILE}", bundle.display())))
+            state::read::<Exit>(bundle, EXIT_FILE).map_err(RuntimeError::io(format!(
+                "reading {}/{EXIT_FILE}",
+                bundle.display()
+            )))
         };
         if let Some(exit) = read_exit()? {
             return Ok(Self::exited(exit));
         }
         let runc = self.runc_state(id).await?;
-        let status = runc.as_ref().and_then(|s| s["status"].as_str()).unwrap_or("");
+        let status = runc
+            .as_ref()
+            .and_then(|s| s["status"].as_str())
+            .unwrap_or("");
         match status {
             "running" | "paused" | "pausing" => {
                 let started = state::read::<Started>(bundle, STARTED_FILE).ok().flatten();
@@ -363,8 +373,10 @@ impl RuncRuntime {
                     tracing::warn!(id, error = %e, "removing cgroup");
                 }
             }
-            remove_dir_same_fs(bundle)
-                .map_err(RuntimeError::io(format!("removing bundle {}", bundle.display())))?;
+            remove_dir_same_fs(bundle).map_err(RuntimeError::io(format!(
+                "removing bundle {}",
+                bundle.display()
+            )))?;
         }
         match std::fs::remove_file(self.index_path(id)) {
             Ok(()) => Ok(()),
@@ -419,13 +431,14 @@ impl Runtime for RuncRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<(), RuntimeError> {
         let id = cfg.id.as_str();
         if !valid_id(id) {
-            return Err(RuntimeError::InvalidConfig(format!("invalid container id {id:?}")));
+            return Err(RuntimeError::InvalidConfig(format!(
+                "invalid container id {id:?}"
+            )));
         }
         if cfg.args.is_empty() {
             return Err(RuntimeError::InvalidConfig("no args".into()));
         }
-        if !cfg.bundle.is_absolute() || !cfg.rootfs.is_absolute() || !cfg.log_path.is_absolute()
-        {
+        if !cfg.bundle.is_absolute() || !cfg.rootfs.is_absolute() || !cfg.log_path.is_absolute() {
             return Err(RuntimeError::InvalidConfig(
                 "bundle, rootfs and log_path must be absolute".into(),
             ));
@@ -435,8 +448,10 @@ impl Runtime for RuncRuntime {
             return Err(RuntimeError::AlreadyExists(id.into()));
         }
         let bundle = &cfg.bundle;
-        std::fs::create_dir_all(bundle)
-            .map_err(RuntimeError::io(format!("creating bundle {}", bundle.display())))?;
+        std::fs::create_dir_all(bundle).map_err(RuntimeError::io(format!(
+            "creating bundle {}",
+            bundle.display()
+        )))?;
         for f in [EXIT_FILE, STARTED_FILE, SHIM_PID_FILE] {
             let _ = std::fs::remove_file(bundle.join(f));
         }

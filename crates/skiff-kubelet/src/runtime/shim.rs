@@ -68,7 +68,10 @@ pub fn shim_main(args: Vec<String>) -> i32 {
         }
     }
     let Some(bundle) = bundle.map(PathBuf::from) else {
-        report(&StartReport { pid: None, error: Some("shim: missing --bundle".into()) });
+        report(&StartReport {
+            pid: None,
+            error: Some("shim: missing --bundle".into()),
+        });
         return 2;
     };
     match run(&bundle) {
@@ -90,7 +93,10 @@ fn report(r: &StartReport) {
 
 fn fail(msg: String) -> io::Result<()> {
     eprintln!("shim: start failed: {msg}");
-    report(&StartReport { pid: None, error: Some(msg.clone()) });
+    report(&StartReport {
+        pid: None,
+        error: Some(msg.clone()),
+    });
     Err(io::Error::other(msg))
 }
 
@@ -215,7 +221,10 @@ fn run(bundle: &Path) -> io::Result<()> {
         }
     };
     state::write_atomic(bundle, state::STARTED_FILE, &Started { pid, started_at })?;
-    report(&StartReport { pid: Some(pid), error: None });
+    report(&StartReport {
+        pid: Some(pid),
+        error: None,
+    });
 
     // Reap everything reparented to us until the init process exits.
     let (exit_status, signal) = loop {
@@ -243,7 +252,14 @@ fn run(bundle: &Path) -> io::Result<()> {
         .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
         .is_ok()
     {}
-    let exit = Exit::new(pid, exit_status, signal, started_at, finished_at, oom_killed);
+    let exit = Exit::new(
+        pid,
+        exit_status,
+        signal,
+        started_at,
+        finished_at,
+        oom_killed,
+    );
     state::write_atomic(bundle, state::EXIT_FILE, &exit)?;
     eprintln!(
         "shim: container {} exited: code {} signal {:?} oom {}",
@@ -271,6 +287,12 @@ mod tests {
     #[test]
     fn report_roundtrip() {
         let r: StartReport = serde_json::from_str(r#"{"pid":42}"#).unwrap();
-        assert_eq!(r, StartReport { pid: Some(42), error: None });
+        assert_eq!(
+            r,
+            StartReport {
+                pid: Some(42),
+                error: None
+            }
+        );
     }
 }

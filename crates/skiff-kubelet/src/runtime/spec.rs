@@ -87,7 +87,11 @@ fn default_mounts() -> Vec<Value> {
 /// Generates `config.json` for `cfg`.
 pub fn generate(cfg: &ContainerConfig, host: HostFeatures) -> Value {
     let caps: Vec<&str> = DEFAULT_CAPABILITIES.to_vec();
-    let cwd = if cfg.cwd.is_empty() { "/" } else { cfg.cwd.as_str() };
+    let cwd = if cfg.cwd.is_empty() {
+        "/"
+    } else {
+        cfg.cwd.as_str()
+    };
 
     // Caller's bind mounts replace a default mount with the same destination (as containerd).
     let mut mounts: Vec<Value> = default_mounts()
@@ -238,7 +242,10 @@ mod tests {
         assert_eq!(p["noNewPrivileges"], false);
         assert_eq!(p["terminal"], false);
         assert_eq!(p["capabilities"]["bounding"].as_array().unwrap().len(), 14);
-        assert_eq!(p["capabilities"]["effective"], p["capabilities"]["bounding"]);
+        assert_eq!(
+            p["capabilities"]["effective"],
+            p["capabilities"]["bounding"]
+        );
         assert!(p["capabilities"].get("inheritable").is_none());
         assert_eq!(p["rlimits"][0]["type"], "RLIMIT_NOFILE");
         assert_eq!(s["hostname"], "pod-a");
@@ -255,7 +262,10 @@ mod tests {
                    {"type": "network", "path": "/run/netns/p"}])
         );
         assert_eq!(l["cgroupsPath"], "/skiff/podabc/c");
-        assert_eq!(l["resources"]["memory"], json!({"limit": 67108864, "swap": 67108864}));
+        assert_eq!(
+            l["resources"]["memory"],
+            json!({"limit": 67108864, "swap": 67108864})
+        );
         assert_eq!(
             l["resources"]["cpu"],
             json!({"shares": 256, "quota": 50000, "period": 100000})
@@ -280,7 +290,10 @@ mod tests {
     fn mounts() {
         let s = generate(&cfg(), HostFeatures::default());
         let m = s["mounts"].as_array().unwrap();
-        let dests: Vec<&str> = m.iter().map(|m| m["destination"].as_str().unwrap()).collect();
+        let dests: Vec<&str> = m
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
         assert_eq!(
             dests,
             [

@@ -98,13 +98,19 @@ pub fn parse_oom_kill(text: &str) -> Option<u64> {
 pub fn read_oom_kill(cgroups_path: &str) -> Option<u64> {
     let rel = cgroups_path.trim_start_matches('/');
     let candidates: [PathBuf; 3] = [
-        Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control"),
+        Path::new("/sys/fs/cgroup/memory")
+            .join(rel)
+            .join("memory.oom_control"),
         Path::new("/sys/fs/cgroup").join(rel).join("memory.events"),
-        Path::new("/sys/fs/cgroup/unified").join(rel).join("memory.events"),
+        Path::new("/sys/fs/cgroup/unified")
+            .join(rel)
+            .join("memory.events"),
     ];
-    candidates
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok().and_then(|t| parse_oom_kill(&t)))
+    candidates.iter().find_map(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| parse_oom_kill(&t))
+    })
 }
 
 #[cfg(test)]

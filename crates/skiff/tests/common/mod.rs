@@ -2,6 +2,8 @@
 //! runs the real `kubectl` against it with a fresh discovery cache.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
