@@ -68,6 +68,8 @@ impl Server {
             .arg(data_dir.join("data"))
             .arg("--listen")
             .arg(&listen)
+            // The benchmark measures the API machinery over plain HTTP (loopback only), as before TLS.
+            .arg("--plain-http")
             .args(opts.extra_args)
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             // Its own process group, so that stopping it also stops anything it started (or a wrapper's

@@ -7,10 +7,13 @@
 //! watcher hears of it ([`watchcache`], [`watch`]).
 
 mod apply;
+pub mod auth;
+pub mod authz;
 mod body;
 mod bootstrap;
 mod controllers;
 mod convert;
+mod credentials;
 mod decode;
 mod discovery;
 mod handlers;
@@ -25,6 +28,7 @@ mod strategy;
 mod watch;
 pub mod watchcache;
 
+pub use auth::{IssuedNodeCredentials, NodeCredentialIssuer, Security, User};
 pub use server::{start, Config, Running};
 
 /// What every request handler shares.
@@ -33,6 +37,9 @@ pub struct State {
     pub metrics: metrics::Metrics,
     /// The address the server listens on, for legacy discovery's `serverAddressByClientCIDRs`.
     pub address: String,
+    /// TLS, authentication and the kubelet client; `None` serves plain HTTP where every request is
+    /// `system:admin` (`skiff server --plain-http`, loopback only).
+    pub security: Option<std::sync::Arc<auth::Security>>,
 }
 
 /// The Kubernetes version Skiff serves (the API types are k8s-openapi's `v1_32`); kubectl's dispatcher

@@ -3,6 +3,8 @@
 //! container is chosen as upstream (the only one, else the `kubectl.kubernetes.io/default-container`
 //! annotation, else an error listing them); `follow`, `tailLines`, `timestamps`, `previous`,
 //! `limitBytes`, `sinceSeconds` and `sinceTime` pass through, and the agent's answer streams back.
+//! With TLS on (the default), the agent's certificate is verified against the cluster CA and the API
+//! server presents its `kube-apiserver-kubelet-client` certificate, the only client the agent accepts.
 
 use std::time::Duration;
 
@@ -65,6 +67,18 @@ fn pick_container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String
     Err(ApiError::bad_request(msg))
 }
 
+/// Sends one HTTP/1.1 request on a connection.
+async fn send<S>(stream: S, req: Request<Empty<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.send_request(req).await
+}
+
 /// Serves `GET pods/{name}/log`.
 pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let pods = find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
@@ -100,11 +114,13 @@ pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     }
     let host = if address.contains(':') { format!("[{address}]") } else { address.to_string() };
     let path = format!("/containerLogs/{ns}/{name}/{container}{query}");
+    let tls = call.state.security.as_ref().map(|s| s.kubelet_client.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let unreachable = |e: &dyn std::fmt::Display| {
         ApiError::new(
             503,
             "ServiceUnavailable",
-            format!("Get \"http://{host}:{port}{path}\": {e}"),
+            format!("Get \"{scheme}://{host}:{port}{path}\": {e}"),
         )
     };
     let stream = tokio::time::timeout(
@@ -114,17 +130,25 @@ pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     .await
     .map_err(|_| unreachable(&"dial timeout"))?
     .map_err(|e| unreachable(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(&e))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
     let req = Request::get(&path)
         .header("host", format!("{host}:{port}"))
         .body(Empty::<Bytes>::new())
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let resp = sender.send_request(req).await.map_err(|e| unreachable(&e))?;
+    let resp = match tls {
+        None => send(stream, req).await.map_err(|e| unreachable(&e))?,
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(address.to_string())
+                .map_err(|e| unreachable(&e))?;
+            let stream = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio_rustls::TlsConnector::from(config).connect(name, stream),
+            )
+            .await
+            .map_err(|_| unreachable(&"TLS handshake timeout"))?
+            .map_err(|e| unreachable(&e))?;
+            send(stream, req).await.map_err(|e| unreachable(&e))?
+        }
+    };
     let status = resp.status();
     let mut body = resp.into_body();
     if !status.is_success() {

@@ -1,10 +1,11 @@
 //! The HTTP server: accepts connections, routes requests, records metrics, shuts down cleanly.
 
+use crate::auth::{self, User};
 use crate::handlers::{self, error_reply, json_bytes, Call, Reply};
 use crate::registry::Registry;
 use crate::request::{self, Query, Target};
 use crate::watchcache::WatchCache;
-use crate::{bootstrap, controllers, discovery, State, KUBERNETES_VERSION};
+use crate::{authz, bootstrap, controllers, discovery, State, KUBERNETES_VERSION};
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Limited};
@@ -35,6 +36,9 @@ pub struct Config {
     /// How often old revisions are compacted, and how many are kept.
     pub compact_interval: Duration,
     pub compact_keep: i64,
+    /// TLS and authentication; `None` serves plain HTTP without authentication (loopback only: the
+    /// caller checks).
+    pub security: Option<Arc<auth::Security>>,
 }
 
 impl Config {
@@ -45,6 +49,7 @@ impl Config {
             watch_cache_events: 20_000,
             compact_interval: Duration::from_secs(300),
             compact_keep: 10_000,
+            security: None,
         }
     }
 }
@@ -119,6 +124,7 @@ pub async fn start_with_store(
         },
         metrics: Default::default(),
         address: addr.to_string(),
+        security: config.security.clone(),
     });
     bootstrap::run(&state.registry).await;
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -134,13 +140,20 @@ pub async fn start_with_store(
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let st = serve_state.clone();
-                    let svc = hyper::service::service_fn(move |req| {
-                        let st = st.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(st, req).await) }
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let Some(tls) = st.security.as_ref().map(|s| s.tls.clone()) else {
+                            let svc = service(st, None);
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                            let _ = watcher.watch(conn).await;
+                            return;
+                        };
+                        let Some((stream, user)) = tls_handshake(stream, tls).await else { return };
+                        let svc = service(st, user.map(Arc::new));
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                        let _ = watcher.watch(conn).await;
                     });
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move { let _ = conn.await; });
                 }
             }
         }
@@ -157,8 +170,73 @@ pub async fn start_with_store(
     })
 }
 
+/// The per-connection service: every request carries the connection's certificate user.
+fn service(
+    st: Arc<State>,
+    user: Option<Arc<User>>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Reply,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Reply, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |req| {
+        let st = st.clone();
+        let user = user.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(st, req, user.as_deref()).await) }
+    })
+}
+
+/// What Go's server answers to plain HTTP on a TLS port.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// The TLS handshake of one connection (bounded in time), and the user its client certificate names.
+/// A connection that starts with anything but a TLS record gets Go's plain-HTTP answer.
+async fn tls_handshake(
+    stream: tokio::net::TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+) -> Option<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Option<User>)> {
+    use tokio::io::AsyncWriteExt;
+    const HANDSHAKE: u8 = 0x16;
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await;
+    if !matches!(peeked, Ok(Ok(1))) {
+        return None;
+    }
+    if first[0] != HANDSHAKE {
+        let mut stream = stream;
+        let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+        let _ = stream.shutdown().await;
+        return None;
+    }
+    let accepted = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsAcceptor::from(tls).accept(stream),
+    )
+    .await;
+    let stream = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let user = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(User::from_certificate);
+    Some((stream, user))
+}
+
+fn unauthorized() -> Reply {
+    error_reply(&ApiError::new(401, "Unauthorized", "Unauthorized"))
+}
+
 /// Routes one request.
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+async fn handle(state: Arc<State>, req: Request<Incoming>, conn_user: Option<&User>) -> Reply {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -168,6 +246,23 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let health = |p: &str| {
+        ["/healthz", "/livez", "/readyz"]
+            .iter()
+            .any(|h| p == *h || p.strip_prefix(h).is_some_and(|r| r.starts_with('/')))
+    };
+    let open = matches!(path.as_str(), "/version" | "/version/" | "/cacerts") || health(&path);
+    let user = match (&state.security, open) {
+        (None, _) => User::admin(),
+        (Some(_), true) => User::new("system:anonymous", &["system:unauthenticated"]),
+        (Some(security), false) => match auth::authenticate(security, conn_user, &parts.headers) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(method = %parts.method, path = %path, error = ?e, "unauthenticated");
+                return unauthorized();
+            }
+        },
+    };
     let reply = match path.as_str() {
         "/version" | "/version/" => {
             let (major, minor, git) = KUBERNETES_VERSION;
@@ -180,14 +275,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 "application/json",
             )
         }
-        p if p == "/healthz"
-            || p == "/livez"
-            || p == "/readyz"
-            || p.starts_with("/healthz/")
-            || p.starts_with("/livez/")
-            || p.starts_with("/readyz/") =>
-        {
-            json_bytes(200, Bytes::from_static(b"ok"), "text/plain; charset=utf-8")
+        p if health(p) => json_bytes(200, Bytes::from_static(b"ok"), "text/plain; charset=utf-8"),
+        "/cacerts" => match &state.security {
+            Some(s) => json_bytes(200, s.ca_pem.clone(), "text/plain; charset=utf-8"),
+            None => not_found(),
+        },
+        crate::credentials::PATH => {
+            match crate::credentials::serve(&state, &user, &parts.method, body).await {
+                Ok(r) => r,
+                Err(e) => error_reply(&e),
+            }
+        }
+        "/metrics" if !user.in_group(auth::MASTERS) => {
+            error_reply(&authz::forbidden_path(&user, "get", "/metrics"))
         }
         "/metrics" => {
             let objects: Vec<(String, usize)> = skiff_api::resources::RESOURCES
@@ -218,6 +318,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
         _ => match api(
             &state,
+            &user,
             parts.method.clone(),
             &path,
             query,
@@ -244,7 +345,7 @@ fn not_found() -> Reply {
     )
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
@@ -261,6 +362,7 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
 
 async fn api(
     state: &Arc<State>,
+    user: &User,
     method: Method,
     path: &str,
     query: Query,
@@ -288,6 +390,17 @@ async fn api(
         Target::GroupVersion(g, v) if read_only(&method) => Ok(discovery::group_version(&g, &v)
             .map_or_else(not_found, |b| json_bytes(200, b, "application/json"))),
         Target::Bindings(ns) if method == Method::POST => {
+            if !user.in_group(auth::MASTERS) {
+                let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
+                let a = authz::Attributes {
+                    verb: "create",
+                    resource: pods,
+                    subresource: Some("binding"),
+                    namespace: Some(&ns),
+                    name: None,
+                };
+                return Err(authz::forbidden(user, &a, ""));
+            }
             let body = read_body(body).await?;
             let binding: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -307,6 +420,20 @@ async fn api(
             let verb = handlers::metric_verb(&method, &req, &query);
             let resource = req.resource;
             let body = read_body(body).await?;
+            if !user.in_group(auth::MASTERS) {
+                let watching = req.legacy_watch || query.flag("watch").unwrap_or(false);
+                let a = authz::Attributes {
+                    verb: authz::verb(&method, req.name.is_some(), watching),
+                    resource,
+                    subresource: req.subresource.as_deref(),
+                    namespace: req.namespace.as_deref(),
+                    name: req.name.as_deref(),
+                };
+                let created = (a.verb == "create")
+                    .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+                    .flatten();
+                authz::authorize(state, user, &a, created.as_ref())?;
+            }
             let call = Call {
                 state,
                 method: &method,

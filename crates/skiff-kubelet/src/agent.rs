@@ -40,6 +40,10 @@ pub struct AgentConfig {
     pub lease_interval: Duration,
     pub status_report_frequency: Duration,
     pub max_pods: u32,
+    /// TLS for the log endpoint: the kubelet serving certificate, and a client verifier that admits
+    /// only the API server's kubelet-client certificate. `None` serves plain HTTP (a `--plain-http`
+    /// server on loopback).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl AgentConfig {
@@ -57,6 +61,7 @@ impl AgentConfig {
             lease_interval: Duration::from_secs(10),
             status_report_frequency: Duration::from_secs(60),
             max_pods: 110,
+            tls: None,
         }
     }
 }
@@ -179,7 +184,7 @@ pub async fn run(
         admitted: Default::default(),
         pods_by_name: Default::default(),
     });
-    tokio::spawn(crate::server::serve(ctx.clone(), listener, stop.clone()));
+    tokio::spawn(crate::server::serve(ctx.clone(), listener, cfg.tls.clone(), stop.clone()));
     PodManager::new(ctx).run(stop).await;
     Ok(())
 }

@@ -39,11 +39,22 @@ impl EventRecorder {
     /// Records an event about `pod` (and, with `field_path`, about one of its containers, e.g.
     /// `spec.containers{web}`).
     pub fn pod(&self, pod: &Pod, field_path: Option<String>, kind: &str, reason: &str, message: String) {
+        // Events with an eventTime may carry at most 1024 characters of message.
+        let message = if message.len() > 1024 {
+            let mut cut = 1021;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}...", &message[..cut])
+        } else {
+            message
+        };
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let key = (uid.clone(), reason.to_string(), message.clone());
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let micro = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         let (repeat, event_name) = {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,6 +95,9 @@ impl EventRecorder {
                         "reason": reason, "message": message, "type": kind,
                         "source": {"component": "kubelet", "host": node},
                         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                        // Microseconds, as the events.k8s.io recorder writes: `skiff trace` orders
+                        // the pod's steps by it.
+                        "eventTime": micro, "action": reason,
                         "reportingComponent": "kubelet", "reportingInstance": node,
                     })) {
                         Ok(e) => e,

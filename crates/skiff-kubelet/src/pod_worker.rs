@@ -49,6 +49,9 @@ impl Default for BackoffConfig {
     }
 }
 
+/// Where pods' shared IPC namespaces are pinned (beside the network namespaces).
+const IPCNS_DIR: &str = "/run/skiff/ipcns";
+
 /// What every pod worker shares.
 pub struct PodContext {
     pub client: kube::Client,
@@ -472,7 +475,12 @@ impl Worker {
             .map_err(|e| e.to_string())?;
         let ips: Vec<String> = net.ips.iter().map(|ip| ip.to_string()).collect();
         // Record first: a crash from here on is cleaned up by tearing this sandbox down.
+        let ipc_dir = Path::new(IPCNS_DIR);
+        let _ = crate::network::netns::delete(ipc_dir, &self.uid);
+        let ipcns = crate::network::netns::create_ipc(ipc_dir, &self.uid)
+            .map_err(|e| format!("creating the pod's IPC namespace: {e}"))?;
         self.record.sandbox = Some(SandboxRecord {
+            ipcns: Some(ipcns),
             netns: net.netns_path.clone(),
             ips,
             created_at: Utc::now(),
@@ -646,7 +654,7 @@ impl Worker {
             hostname,
             mounts,
             netns: self.record.sandbox.as_ref().map(|s| s.netns.clone()),
-            ipcns: None,
+            ipcns: self.record.sandbox.as_ref().and_then(|s| s.ipcns.clone()),
             cgroups_path: format!("/skiff/pod{}/{}", self.uid, instance),
             resources: resources(c),
             log_path,
@@ -925,6 +933,10 @@ impl Worker {
         if let Err(e) = runtime::remove_cgroup(&format!("/skiff/pod{}", self.uid)) {
             tracing::debug!(pod = %self.record.name, error = %e, "removing the pod cgroup failed");
         }
+        if let Some(ipc) = self.record.sandbox.as_ref().and_then(|s| s.ipcns.clone()) {
+            let _ = crate::network::netns::delete_path(&ipc);
+        }
+        let _ = crate::network::netns::delete(Path::new(IPCNS_DIR), &self.uid);
         if self.record.sandbox.is_some() || any_live {
             if let Err(e) = self.ctx.network.teardown(&self.uid).await {
                 tracing::warn!(pod = %self.record.name, error = %e, "tearing down the pod network failed");

@@ -1,7 +1,9 @@
 //! The agent's HTTP endpoint (the kubelet's port 10250): `GET /containerLogs/{ns}/{pod}/{container}`
 //! with `follow`, `tailLines`, `timestamps`, `previous`, `limitBytes`, `sinceSeconds`, `sinceTime`,
 //! which the API server's `pods/log` proxies to, and `/healthz`. Errors are plain text with the
-//! status code upstream's kubelet uses; the API server wraps them in a `Status`.
+//! status code upstream's kubelet uses; the API server wraps them in a `Status`. With TLS (the
+//! default), the handshake admits only clients whose certificate the cluster CA signed for the API
+//! server (the verifier is built by the binary); anything else never reaches a handler.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -184,8 +186,14 @@ async fn handle(ctx: Arc<PodContext>, req: Request<hyper::body::Incoming>) -> Re
     }
 }
 
-/// Serves on `listener` until `stop` fires.
-pub async fn serve(ctx: Arc<PodContext>, listener: TcpListener, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Serves on `listener` until `stop` fires; over TLS when `tls` is given.
+pub async fn serve(
+    ctx: Arc<PodContext>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -195,11 +203,27 @@ pub async fn serve(ctx: Arc<PodContext>, listener: TcpListener, mut stop: tokio:
             _ = stop.changed() => return,
         };
         let ctx = ctx.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                .await;
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            match acceptor {
+                None => {
+                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                }
+                Some(acceptor) => {
+                    let accepted = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                    let stream = match accepted {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "kubelet endpoint: TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                }
+            }
         });
     }
 }

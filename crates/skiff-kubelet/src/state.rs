@@ -33,6 +33,9 @@ pub struct PodRecord {
 #[serde(rename_all = "camelCase")]
 pub struct SandboxRecord {
     pub netns: PathBuf,
+    /// The pod's IPC namespace, shared by its containers.
+    #[serde(default)]
+    pub ipcns: Option<PathBuf>,
     pub ips: Vec<String>,
     pub created_at: DateTime<Utc>,
 }

@@ -407,7 +407,7 @@ mod tests {
         assert_eq!(s["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
         assert_eq!(s["conditions"][2]["message"], "containers with unready status: [a]");
         assert_eq!(s["conditions"][4]["type"], "PodScheduled");
-        rec.sandbox = Some(crate::state::SandboxRecord { netns: "/n".into(), ips: vec!["10.42.0.9".into()], created_at: Utc::now() });
+        rec.sandbox = Some(crate::state::SandboxRecord { netns: "/n".into(), ipcns: None, ips: vec!["10.42.0.9".into()], created_at: Utc::now() });
         live.insert("a".into(), Live::Running { started_at: Utc::now() });
         let s = pod_status(&Inputs { pod: &p, record: &rec, live: &live, host_ip: "10.0.0.1", now: Utc::now() });
         assert_eq!(s["phase"], "Running");

@@ -16,6 +16,13 @@
 //! - explained attempts (annotation `scheduler.skiff.dev/explain: "true"` or
 //!   [`SchedulerOptions::explain_all`]) also write the three result annotations onto the pod.
 //!
+//! The scheduling loop, its informers and its binding tasks run on a dedicated OS thread with its own
+//! single-threaded tokio runtime: in `skiff server` the scheduler shares the process with the API
+//! server, whose hundreds of request tasks would otherwise starve the one scheduling task on the
+//! shared runtime (measured through the API, 10,000 pods on 5,000 nodes: p50 create-to-bound 930 ms
+//! on the shared runtime against 73 ms in a separate process). The API client's connections stay on
+//! the caller's runtime; decoding, scheduling and bookkeeping move to the scheduler's thread.
+//!
 //! Events are fire-and-forget through a bounded queue (dropped when it is full, as client-go's
 //! broadcaster does). With leader election, only the holder of Lease `kube-system/kube-scheduler`
 //! schedules; the informers run on every replica so a new leader starts warm.
@@ -51,6 +58,8 @@ pub const COMPONENT: &str = "default-scheduler";
 pub enum RunError {
     #[error("invalid scheduler configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error("starting the scheduler's thread: {0}")]
+    Thread(String),
 }
 
 /// How the scheduler runs.
@@ -122,8 +131,41 @@ struct Scheduler {
     synced: [bool; 3],
 }
 
-/// Runs the scheduler until `shutdown` completes.
+/// Runs the scheduler, on its own thread and runtime, until `shutdown` completes (or this future is
+/// dropped).
 pub async fn run(
+    client: Client,
+    options: SchedulerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<Result<(), RunError>>();
+    std::thread::Builder::new()
+        .name("skiff-scheduler".into())
+        .spawn(move || {
+            let r = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                // A dropped sender (the caller went away) stops the scheduler too.
+                Ok(rt) => rt.block_on(run_here(client, options, async move {
+                    let _ = stop_rx.await;
+                })),
+                Err(e) => Err(RunError::Thread(e.to_string())),
+            };
+            let _ = done_tx.send(r);
+        })
+        .map_err(|e| RunError::Thread(e.to_string()))?;
+    tokio::select! {
+        r = &mut done_rx => return r.unwrap_or(Ok(())),
+        _ = shutdown => {}
+    }
+    let _ = stop_tx.send(());
+    done_rx.await.unwrap_or(Ok(()))
+}
+
+/// The scheduler on the current runtime, until `shutdown` completes.
+async fn run_here(
     client: Client,
     options: SchedulerOptions,
     shutdown: impl Future<Output = ()>,

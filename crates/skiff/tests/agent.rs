@@ -238,10 +238,13 @@ spec:
   containers:
   - name: main
     image: {img}
-    command: ["sh", "-c", "cat /work/ready /config/greeting; echo; while true; do echo tick; sleep 1; done"]
+    command: ["sh", "-c", "cat /work/ready /config/greeting; echo; readlink /proc/self/ns/ipc /proc/self/ns/net; while true; do echo tick; sleep 1; done"]
     volumeMounts:
     - {{name: work, mountPath: /work}}
     - {{name: config, mountPath: /config}}
+  - name: side
+    image: {img}
+    command: ["sh", "-c", "readlink /proc/self/ns/ipc /proc/self/ns/net; while true; do sleep 1; done"]
   volumes:
   - {{name: work, emptyDir: {{}}}}
   - {{name: config, configMap: {{name: settings}}}}
@@ -266,6 +269,11 @@ spec:
         l.contains("tick").then_some(l)
     });
     assert!(logs.starts_with("prepared\nhi\n"), "{logs}");
+    // The pod's containers share its IPC and network namespaces.
+    let namespaces: Vec<&str> = logs.lines().filter(|l| l.starts_with("ipc:") || l.starts_with("net:")).collect();
+    assert_eq!(namespaces.len(), 2, "{logs}");
+    let side = server.ok(&["logs", "staged", "-c", "side"]);
+    assert_eq!(side.lines().collect::<Vec<_>>(), namespaces, "containers of one pod must share IPC and network namespaces");
     assert_eq!(server.ok(&["logs", "staged", "-c", "prepare"]).trim(), "init done");
 
     // Node-level admission: a pod bound by hand that does not fit is rejected as upstream.

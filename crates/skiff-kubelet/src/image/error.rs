@@ -309,6 +309,14 @@ pub enum StoreError {
         /// The parse error.
         message: String,
     },
+    /// The image's layers are the root file system of a container (a mounted overlay).
+    #[error("image {image} is in use: its layers are mounted at {mount:?} (a container's root file system); stop the container first")]
+    InUse {
+        /// The image's first name, or its ID.
+        image: String,
+        /// Where the overlay using it is mounted.
+        mount: PathBuf,
+    },
 }
 
 impl StoreError {

@@ -19,11 +19,15 @@
 //!   and no layer entry can write outside its directory ([`unpack`]).
 //! - **Pulls that behave under load** ([`pull`]): one download per digest however many pods want it,
 //!   layers in parallel, progress for events, stalled downloads resumed, errors with a kind.
+//! - **No registry needed** ([`archive`], [`build`]): OCI and docker-archive tarballs are imported,
+//!   and directories packed into images, into the same store, verified the same way.
 //!
 //! `oci-client` speaks the distribution protocol (auth challenges, manifests, blob streams with
 //! ranges); the store, single-flight, stall handling and unpacking are ours.
 
+pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod error;
 pub mod overlay;
 pub mod pull;
@@ -34,7 +38,9 @@ pub mod unpack;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
+pub use archive::{ImportError, ImportOptions, ImportedImage};
 pub use auth::{parse_docker_config_json, Credentials};
+pub use build::BuildOptions;
 pub use error::{PullError, PullErrorKind, StoreError};
 pub use pull::{ProgressFn, PullOptions, PullPolicy, PullProgress};
 pub use reference::{ImageRef, InvalidReference};

@@ -295,7 +295,7 @@ impl ImageStore {
         let r = ImageRef::parse(reference)?;
         let shown = r.to_string();
         let started = Instant::now();
-        let _pulling = self.inner.gc.read().await;
+        let _pulling = self.gc_shared().await?;
 
         let client = self.client(&r, opts, &shown)?;
         let oref = r.to_oci();

@@ -6,6 +6,8 @@
 //! <root>/layers/sha256/<diffid-hex>/ each layer unpacked once, shared by every image using it
 //! <root>/ingest/                     downloads and unpacks in progress (emptied at open)
 //! <root>/images.json                 the image records, replaced atomically (write, fsync, rename)
+//! <root>/images.lock                 flock(2) held around every read-modify-write of images.json
+//! <root>/gc.lock                     flock(2): shared by pulls and imports, exclusive by removals
 //! ```
 //!
 //! Blobs are written only after their digest and size are checked, and layers only after the
@@ -20,11 +22,32 @@
 //! caller's (image garbage collection's) concern.
 //!
 //! Blobs of a pull that failed after downloading them (a refused layer, say) stay in `blobs/` until
-//! the next open, so the retry that `ImagePullBackOff` makes does not download them again. One
-//! process owns a store directory at a time.
+//! the next open, so the retry that `ImagePullBackOff` makes does not download them again.
+//!
+//! # More than one process
+//!
+//! The node agent keeps the store open while `skiff image import|build|rm` change it from another
+//! process, so the index is shared through the file system, not memory:
+//!
+//! - every change of the index (a pull's or an import's record, a removal) takes `images.lock`
+//!   exclusively, re-reads `images.json` if another process replaced it, applies the change and
+//!   writes the file; two processes never lose each other's updates;
+//! - [`ImageStore::get`] and [`ImageStore::list`] compare `images.json`'s inode, size and mtime with
+//!   those of the version in memory (one `stat`) and re-read it when it changed, so an image imported
+//!   by another process is found by the agent's next lookup;
+//! - pulls and imports hold `gc.lock` shared (besides the in-process lock) and removals hold it
+//!   exclusively, so a removal in one process never deletes content a pull in another is about to
+//!   record; the cleanup at open (emptying `ingest/`, deleting unreferenced content) happens only if
+//!   `gc.lock` can be taken exclusively at once, i.e. when no other process is pulling or importing;
+//! - a removal refuses an image whose layers are the lower directories of a mounted overlay (a
+//!   container's root file system, found in `/proc/self/mountinfo`): [`StoreError::InUse`]. Only
+//!   layers no other image shares count; a container started between this check and the deletion
+//!   is not seen (removing an image while pods using it start is the operator's race, as with
+//!   `crictl rmi`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -224,6 +247,9 @@ pub(crate) struct ClientKey {
 pub(crate) struct Inner {
     pub(crate) root: PathBuf,
     pub(crate) images: Mutex<Vec<ImageRecord>>,
+    /// Which version of images.json `images` holds (`None`: unknown, re-read at the next lookup).
+    /// Locked after `images`, never before.
+    index_stamp: Mutex<Option<IndexStamp>>,
     /// Serializes writes of images.json.
     pub(crate) persist_lock: tokio::sync::Mutex<()>,
     /// Pulls hold it shared, removals exclusive.
@@ -273,33 +299,28 @@ impl ImageStore {
 
     /// Opens the store under `root`: loads the index, empties `ingest/`, and deletes blobs and layers
     /// that no image refers to (left by a crash mid-pull or mid-removal).
+    ///
+    /// Another process may have the same directory open (see the module doc): the cleanup is then
+    /// skipped if that process is pulling or importing.
     pub fn open_with(root: &Path, config: StoreConfig) -> Result<ImageStore, StoreError> {
         for d in ["blobs/sha256", "layers/sha256", "ingest"] {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| StoreError::io("create", &p, e))?;
         }
-        let ingest = root.join("ingest");
-        for ent in std::fs::read_dir(&ingest).map_err(|e| StoreError::io("read", &ingest, e))? {
-            let ent = ent.map_err(|e| StoreError::io("read", &ingest, e))?;
-            remove_any(&ent.path())?;
-        }
-        let index = root.join("images.json");
-        let images = match std::fs::read(&index) {
-            Ok(bytes) => {
-                serde_json::from_slice::<IndexFile>(&bytes)
-                    .map_err(|e| StoreError::CorruptIndex {
-                        path: index.clone(),
-                        message: e.to_string(),
-                    })?
-                    .images
+        let cleanup = FileLock::try_exclusive(&root.join(GC_LOCK))?;
+        if cleanup.is_some() {
+            let ingest = root.join("ingest");
+            for ent in std::fs::read_dir(&ingest).map_err(|e| StoreError::io("read", &ingest, e))? {
+                let ent = ent.map_err(|e| StoreError::io("read", &ingest, e))?;
+                remove_any(&ent.path())?;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(StoreError::io("read", &index, e)),
-        };
+        }
+        let (images, stamp) = read_index(root)?;
         let store = ImageStore {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
                 images: Mutex::new(images),
+                index_stamp: Mutex::new(Some(stamp)),
                 persist_lock: tokio::sync::Mutex::new(()),
                 gc: tokio::sync::RwLock::new(()),
                 blobs: Mutex::new(HashMap::new()),
@@ -308,7 +329,9 @@ impl ImageStore {
                 clients: Mutex::new(HashMap::new()),
             }),
         };
-        store.sweep()?;
+        if let Some(_exclusive) = cleanup {
+            store.sweep()?;
+        }
         Ok(store)
     }
 
@@ -344,14 +367,107 @@ impl ImageStore {
     /// The image a reference names: `name:tag`, `name@digest` (the index's or the manifest's), or
     /// an image ID (`sha256:<hex>`, the config digest). References are normalized first, so
     /// `busybox` finds `docker.io/library/busybox:latest`.
+    ///
+    /// Sees changes other processes made to the store (one `stat` of the index per call).
     pub fn get(&self, reference: &str) -> Option<ImageRecord> {
-        let images = lock(&self.inner.images);
+        let images = self.refreshed();
         find(&images, reference).map(|i| images[i].clone())
     }
 
-    /// Every image.
+    /// Every image (including those other processes added since the last call).
     pub fn list(&self) -> Vec<ImageRecord> {
-        lock(&self.inner.images).clone()
+        self.refreshed().clone()
+    }
+
+    /// The records, re-read first if another process replaced images.json. A failure to re-read
+    /// keeps the records in memory (and is retried at the next call).
+    fn refreshed(&self) -> std::sync::MutexGuard<'_, Vec<ImageRecord>> {
+        let mut images = lock(&self.inner.images);
+        if let Err(e) = self.reload_if_changed(&mut images) {
+            tracing::warn!(error = %e, "re-reading the image index");
+        }
+        images
+    }
+
+    /// Re-reads images.json into `images` (the locked records) if it is not the version in memory.
+    fn reload_if_changed(&self, images: &mut Vec<ImageRecord>) -> Result<(), StoreError> {
+        let now = index_stamp(&self.inner.root.join("images.json"))?;
+        if *lock(&self.inner.index_stamp) == Some(now) {
+            return Ok(());
+        }
+        let (fresh, stamp) = read_index(&self.inner.root)?;
+        *images = fresh;
+        *lock(&self.inner.index_stamp) = Some(stamp);
+        Ok(())
+    }
+
+    /// Applies `change` to the latest index (re-read under `images.lock` if another process
+    /// changed it) and writes it if `change` says it changed anything. `change` must leave the
+    /// records untouched when it fails.
+    pub(crate) async fn update_index<R, F>(&self, change: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Vec<ImageRecord>) -> Result<(R, bool), StoreError> + Send + 'static,
+    {
+        let _g = self.inner.persist_lock.lock().await;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.update_index_blocking(change))
+            .await
+            .map_err(|e| StoreError::io("write", "images.json", std::io::Error::other(e)))?
+    }
+
+    fn update_index_blocking<R>(
+        &self,
+        change: impl FnOnce(&mut Vec<ImageRecord>) -> Result<(R, bool), StoreError>,
+    ) -> Result<R, StoreError> {
+        let root = &self.inner.root;
+        let _flock = FileLock::exclusive(&root.join(INDEX_LOCK))?;
+        let mut images = lock(&self.inner.images);
+        self.reload_if_changed(&mut images)?;
+        let (result, changed) = change(&mut images)?;
+        if changed {
+            let bytes = serde_json::to_vec_pretty(&IndexFile {
+                version: 1,
+                images: images.clone(),
+            })
+            .expect("image records serialize");
+            let written = write_atomic(root, "images.json", &bytes)
+                .and_then(|()| index_stamp(&root.join("images.json")));
+            match written {
+                Ok(stamp) => *lock(&self.inner.index_stamp) = Some(stamp),
+                Err(e) => {
+                    // Memory and file may differ now: the next lookup re-reads the file.
+                    *lock(&self.inner.index_stamp) = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// Held by pulls and imports: in this process, removals wait (and wait for it); across
+    /// processes, `gc.lock` shared.
+    pub(crate) async fn gc_shared(
+        &self,
+    ) -> Result<(tokio::sync::RwLockReadGuard<'_, ()>, FileLock), StoreError> {
+        let guard = self.inner.gc.read().await;
+        let path = self.inner.root.join(GC_LOCK);
+        let flock = tokio::task::spawn_blocking(move || FileLock::shared(&path))
+            .await
+            .map_err(|e| StoreError::io("lock", GC_LOCK, std::io::Error::other(e)))??;
+        Ok((guard, flock))
+    }
+
+    /// Held by removals: no pull or import runs meanwhile, in this process or another.
+    async fn gc_exclusive(
+        &self,
+    ) -> Result<(tokio::sync::RwLockWriteGuard<'_, ()>, FileLock), StoreError> {
+        let guard = self.inner.gc.write().await;
+        let path = self.inner.root.join(GC_LOCK);
+        let flock = tokio::task::spawn_blocking(move || FileLock::exclusive(&path))
+            .await
+            .map_err(|e| StoreError::io("lock", GC_LOCK, std::io::Error::other(e)))??;
+        Ok((guard, flock))
     }
 
     /// The size in bytes of the image a reference names.
@@ -382,25 +498,50 @@ impl ImageStore {
 
     /// Removes the image a reference names (all its names), then deletes the blobs and layers no
     /// other image uses. Returns the removed record, or `None` if there was no such image.
+    ///
+    /// Refused with [`StoreError::InUse`] while a layer that would be deleted is a lower directory
+    /// of a mounted overlay (a container's root file system).
     pub async fn remove(&self, reference: &str) -> Result<Option<ImageRecord>, StoreError> {
-        let _exclusive = self.inner.gc.write().await;
-        let (removed, keep_blobs, keep_layers) = {
-            let mut images = lock(&self.inner.images);
-            let Some(i) = find(&images, reference) else {
-                return Ok(None);
-            };
-            let removed = images.remove(i);
-            let keep_blobs: HashSet<String> = images
-                .iter()
-                .flat_map(|r| r.blob_digests().map(str::to_string).collect::<Vec<_>>())
-                .collect();
-            let keep_layers: HashSet<String> = images
-                .iter()
-                .flat_map(|r| r.layers.iter().map(|l| l.diff_id.clone()))
-                .collect();
-            (removed, keep_blobs, keep_layers)
+        let _exclusive = self.gc_exclusive().await?;
+        let reference = reference.to_string();
+        let store = self.clone();
+        let found = self
+            .update_index(move |images| {
+                let Some(i) = find(images, &reference) else {
+                    return Ok((None, false));
+                };
+                let others = || {
+                    images
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, r)| r)
+                };
+                let keep_blobs: HashSet<String> = others()
+                    .flat_map(|r| r.blob_digests().map(str::to_string).collect::<Vec<_>>())
+                    .collect();
+                let keep_layers: HashSet<String> = others()
+                    .flat_map(|r| r.layers.iter().map(|l| l.diff_id.clone()))
+                    .collect();
+                let doomed: Vec<PathBuf> = images[i]
+                    .layers
+                    .iter()
+                    .filter(|l| !keep_layers.contains(&l.diff_id))
+                    .filter_map(|l| store.layer_path(&l.diff_id))
+                    .collect();
+                if let Some(mount) = mounted_lower_dir(&doomed) {
+                    let r = &images[i];
+                    return Err(StoreError::InUse {
+                        image: r.repo_tags.first().cloned().unwrap_or_else(|| r.id.clone()),
+                        mount,
+                    });
+                }
+                Ok((Some((images.remove(i), keep_blobs, keep_layers)), true))
+            })
+            .await?;
+        let Some((removed, keep_blobs, keep_layers)) = found else {
+            return Ok(None);
         };
-        self.persist().await?;
         let blobs: Vec<PathBuf> = removed
             .blob_digests()
             .filter(|d| !keep_blobs.contains(*d))
@@ -426,16 +567,23 @@ impl ImageStore {
 
     /// Adds or merges a pulled image's record (moving its tag from any other image) and persists
     /// the index if anything changed.
-    pub(crate) async fn record(&self, mut rec: ImageRecord) -> Result<ImageRecord, StoreError> {
-        let (merged, changed) = {
-            let mut images = lock(&self.inner.images);
+    pub(crate) async fn record(&self, rec: ImageRecord) -> Result<ImageRecord, StoreError> {
+        self.record_changed(rec).await.map(|(merged, _)| merged)
+    }
+
+    /// [`ImageStore::record`], also telling whether the index changed.
+    pub(crate) async fn record_changed(
+        &self,
+        mut rec: ImageRecord,
+    ) -> Result<(ImageRecord, bool), StoreError> {
+        self.update_index(move |images| {
             let mut changed = false;
             for other in images.iter_mut().filter(|o| o.id != rec.id) {
                 let before = other.repo_tags.len();
                 other.repo_tags.retain(|t| !rec.repo_tags.contains(t));
                 changed |= other.repo_tags.len() != before;
             }
-            match images.iter_mut().find(|o| o.id == rec.id) {
+            let merged = match images.iter_mut().find(|o| o.id == rec.id) {
                 Some(existing) => {
                     for t in rec.repo_tags.drain(..) {
                         if !existing.repo_tags.contains(&t) {
@@ -455,30 +603,11 @@ impl ImageStore {
                     images.push(rec.clone());
                     (rec, true)
                 }
-            }
-        };
-        if changed {
-            self.persist().await?;
-        }
-        Ok(merged)
-    }
-
-    /// Writes images.json atomically (temp file, fsync, rename, fsync of the directory).
-    async fn persist(&self) -> Result<(), StoreError> {
-        let _g = self.inner.persist_lock.lock().await;
-        // Serialized under the lock, so the last writer always writes the latest state.
-        let bytes = {
-            let images = lock(&self.inner.images);
-            serde_json::to_vec_pretty(&IndexFile {
-                version: 1,
-                images: images.clone(),
-            })
-            .expect("image records serialize")
-        };
-        let root = self.inner.root.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&root, "images.json", &bytes))
-            .await
-            .map_err(|e| StoreError::io("write", "images.json", std::io::Error::other(e)))?
+            };
+            let changed = merged.1;
+            Ok((merged, changed))
+        })
+        .await
     }
 
     /// Deletes blobs and layer directories no record refers to.
@@ -507,6 +636,146 @@ impl ImageStore {
         }
         Ok(())
     }
+}
+
+const INDEX_LOCK: &str = "images.lock";
+const GC_LOCK: &str = "gc.lock";
+
+/// Which version of images.json is meant: every write replaces the file (a new inode, size and
+/// mtime), so a change is seen with one `stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+/// The stamp of images.json (all zero while there is none).
+fn index_stamp(path: &Path) -> Result<IndexStamp, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(IndexStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexStamp {
+            dev: 0,
+            ino: 0,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+        }),
+        Err(e) => Err(StoreError::io("stat", path, e)),
+    }
+}
+
+/// Reads images.json and the stamp of what was read. The stamp is taken first: if the file is
+/// replaced in between, the content is newer than the stamp and the next lookup reads it again
+/// (never the reverse, which would hide the change).
+fn read_index(root: &Path) -> Result<(Vec<ImageRecord>, IndexStamp), StoreError> {
+    let index = root.join("images.json");
+    let stamp = index_stamp(&index)?;
+    let images = match std::fs::read(&index) {
+        Ok(bytes) => {
+            serde_json::from_slice::<IndexFile>(&bytes)
+                .map_err(|e| StoreError::CorruptIndex {
+                    path: index.clone(),
+                    message: e.to_string(),
+                })?
+                .images
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StoreError::io("read", &index, e)),
+    };
+    Ok((images, stamp))
+}
+
+/// An flock(2) on a file of the store, released when dropped (the file is closed).
+pub(crate) struct FileLock(#[allow(dead_code)] std::fs::File);
+
+impl FileLock {
+    fn open(path: &Path) -> Result<std::fs::File, StoreError> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::io("open", path, e))
+    }
+
+    fn take(path: &Path, op: rustix::fs::FlockOperation) -> Result<Option<FileLock>, StoreError> {
+        let f = FileLock::open(path)?;
+        loop {
+            match rustix::fs::flock(&f, op) {
+                Ok(()) => return Ok(Some(FileLock(f))),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+                Err(e) => return Err(StoreError::io("lock", path, e.into())),
+            }
+        }
+    }
+
+    /// Waits for the lock, exclusive.
+    pub(crate) fn exclusive(path: &Path) -> Result<FileLock, StoreError> {
+        FileLock::take(path, rustix::fs::FlockOperation::LockExclusive)
+            .map(|l| l.expect("a blocking flock does not return EWOULDBLOCK"))
+    }
+
+    /// Waits for the lock, shared.
+    pub(crate) fn shared(path: &Path) -> Result<FileLock, StoreError> {
+        FileLock::take(path, rustix::fs::FlockOperation::LockShared)
+            .map(|l| l.expect("a blocking flock does not return EWOULDBLOCK"))
+    }
+
+    /// The lock, exclusive, if nobody holds it now.
+    fn try_exclusive(path: &Path) -> Result<Option<FileLock>, StoreError> {
+        FileLock::take(path, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    }
+}
+
+/// The mount point of an overlay that has one of `layers` as a lower directory, if any (from
+/// `/proc/self/mountinfo`, where mount options are octal-escaped).
+fn mounted_lower_dir(layers: &[PathBuf]) -> Option<PathBuf> {
+    if layers.is_empty() {
+        return None;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let escape = |p: &Path| {
+        let mut s = String::new();
+        for c in p.to_string_lossy().chars() {
+            match c {
+                ' ' => s.push_str("\\040"),
+                '\t' => s.push_str("\\011"),
+                '\n' => s.push_str("\\012"),
+                '\\' => s.push_str("\\134"),
+                c => s.push(c),
+            }
+        }
+        s
+    };
+    let wanted: Vec<String> = layers.iter().map(|p| escape(p)).collect();
+    mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        if !fs.starts_with("overlay ") {
+            return None;
+        }
+        let options = fs.splitn(3, ' ').nth(2)?;
+        // A layer path ends at a separator: `:` (lowerdir=a:b), `,` (next option) or the end.
+        let hit = wanted.iter().any(|w| {
+            options.match_indices(w.as_str()).any(|(at, _)| {
+                matches!(
+                    options[at + w.len()..].chars().next(),
+                    None | Some(':' | ',')
+                )
+            })
+        });
+        hit.then(|| PathBuf::from(mount.split(' ').nth(4).unwrap_or("?")))
+    })
 }
 
 /// Index of the record a reference names.

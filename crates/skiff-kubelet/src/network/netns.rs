@@ -55,6 +55,21 @@ fn prepare_dir(dir: &Path) -> io::Result<()> {
 /// Fails with `AlreadyExists` if the file exists (a leftover from a crash: [`delete`] it first
 /// or reuse it).
 pub fn create(dir: &Path, name: &str) -> io::Result<PathBuf> {
+    create_kind(dir, name, rustix::thread::UnshareFlags::NEWNET, "net")
+}
+
+/// Creates a persistent IPC namespace `dir/name` the same way (the pod's shared IPC namespace,
+/// which upstream's pause container holds); remove it with [`delete_path`].
+pub fn create_ipc(dir: &Path, name: &str) -> io::Result<PathBuf> {
+    create_kind(dir, name, rustix::thread::UnshareFlags::NEWIPC, "ipc")
+}
+
+fn create_kind(
+    dir: &Path,
+    name: &str,
+    flags: rustix::thread::UnshareFlags,
+    kind: &'static str,
+) -> io::Result<PathBuf> {
     check_name(name)?;
     prepare_dir(dir)?;
     let path = dir.join(name);
@@ -64,19 +79,20 @@ pub fn create(dir: &Path, name: &str) -> io::Result<PathBuf> {
         .create_new(true)
         .open(&path)?;
     let target = path.clone();
-    // A fresh thread (not a tokio worker) unshares its network namespace, pins it with a bind
-    // mount, and exits; the thread's other namespaces are untouched.
+    // A fresh thread (not a tokio worker) unshares the namespace, pins it with a bind mount, and
+    // exits; the thread's other namespaces are untouched.
     let result = std::thread::Builder::new()
-        .name("skiff-netns".into())
+        .name(format!("skiff-{kind}ns"))
         .spawn(move || -> io::Result<()> {
-            // `unshare` is only deprecated because CLONE_FILES makes it unsound; NEWNET is fine.
+            // `unshare` is only deprecated because CLONE_FILES makes it unsound; NEWNET and
+            // NEWIPC are fine.
             #[allow(deprecated)]
-            rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNET)?;
-            rustix::mount::mount_bind("/proc/thread-self/ns/net", &target)?;
+            rustix::thread::unshare(flags)?;
+            rustix::mount::mount_bind(format!("/proc/thread-self/ns/{kind}"), &target)?;
             Ok(())
         })?
         .join()
-        .unwrap_or_else(|_| Err(io::Error::other("netns thread panicked")));
+        .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&path);
         return Err(e);

@@ -39,7 +39,10 @@ pub struct Agent {
     pub node: String,
     pub bridge: String,
     pub cidr: String,
+    /// The admin kubeconfig (for cleanup); the agent itself joins with the server's token.
     kubeconfig: PathBuf,
+    server_url: String,
+    token_file: PathBuf,
     child: Option<Child>,
 }
 
@@ -54,6 +57,8 @@ impl Agent {
             bridge: bridge.into(),
             cidr: cidr.into(),
             kubeconfig: server.kubeconfig.clone(),
+            server_url: server.url.clone(),
+            token_file: server.dir.path().join("token"),
             child: None,
         };
         a.spawn();
@@ -66,9 +71,11 @@ impl Agent {
             .append(true)
             .open(self.dir.path().join("agent.log"))
             .expect("log file");
+        // Joins as a node would (token, pinned CA, node credentials): the agent runs as
+        // system:node:<name> under the Node authorizer.
         let child = Command::new(skiff_bin())
-            .args(["agent", "-v", "1", "--kubeconfig"])
-            .arg(&self.kubeconfig)
+            .args(["agent", "-v", "1", "--server", &self.server_url, "--token-file"])
+            .arg(&self.token_file)
             .args(["--node-name", &self.node, "--data-dir"])
             .arg(self.dir.path().join("data"))
             .args(["--node-ip", "127.0.0.1", "--kubelet-port", "0"])
@@ -141,6 +148,24 @@ pub fn pod_cgroups(uid: &str) -> Vec<PathBuf> {
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        // First let the agent itself clean up: pods removed from the API are torn down at once
+        // (containers, CNI DEL with its iptables rules, netns, mounts). Bounded: a broken agent
+        // gets the brute-force cleanup below.
+        if self.child.is_some() {
+            let _ = Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args(["delete", "pods", "--all", "-A", "--force", "--grace-period=0", "--wait=false"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < deadline
+                && std::fs::read_dir(self.data().join("pods")).is_ok_and(|mut d| d.next().is_some())
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

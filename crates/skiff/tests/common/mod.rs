@@ -1,11 +1,14 @@
 //! Test harness: starts a real `skiff server` process on a free loopback port with its own data dir, and
-//! runs the real `kubectl` against it with a fresh discovery cache.
+//! runs the real `kubectl` against it with a fresh discovery cache. The server is secure as by default
+//! (HTTPS, client certificates); [`http`] speaks TLS with the server's admin certificate.
 #![allow(dead_code)]
 
 pub mod agent;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Server {
@@ -64,6 +67,11 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
+        if url.starts_with("https://") {
+            let tls = tls_from_kubeconfig(&kubeconfig);
+            let addr = url.trim_start_matches("https://").to_string();
+            admin_tls().lock().unwrap().insert(addr, tls);
+        }
         Server {
             dir,
             url,
@@ -83,7 +91,10 @@ impl Server {
 
     /// The host:port the server listens on.
     pub fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
+        self.url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string()
     }
 
     /// Runs kubectl with this server's kubeconfig and a fresh-per-server discovery cache.
@@ -205,8 +216,57 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The admin TLS client of each started server, by address.
+fn admin_tls() -> &'static Mutex<HashMap<String, Arc<rustls::ClientConfig>>> {
+    static TLS: OnceLock<Mutex<HashMap<String, Arc<rustls::ClientConfig>>>> = OnceLock::new();
+    TLS.get_or_init(Default::default)
+}
+
+/// A `*-data:` field of a kubeconfig, decoded.
+pub fn kubeconfig_data(kubeconfig: &Path, field: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(kubeconfig).ok()?;
+    let value = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(field)?.strip_prefix(':'))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+}
+
+/// A TLS client that trusts `ca_pem` and presents `identity` (certificate and key PEM).
+pub fn tls_client(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(c.expect("CA PEM")).expect("CA certificate");
+    }
+    let b = rustls::ClientConfig::builder().with_root_certificates(roots);
+    Arc::new(match identity {
+        Some((cert, key)) => b
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("certificate PEM"),
+                PrivateKeyDer::from_pem_slice(key).expect("key PEM"),
+            )
+            .expect("client certificate"),
+        None => b.with_no_client_auth(),
+    })
+}
+
+/// The TLS client of a kubeconfig's CA and client certificate.
+pub fn tls_from_kubeconfig(kubeconfig: &Path) -> Arc<rustls::ClientConfig> {
+    let ca = kubeconfig_data(kubeconfig, "certificate-authority-data").expect("CA in kubeconfig");
+    let cert = kubeconfig_data(kubeconfig, "client-certificate-data");
+    let key = kubeconfig_data(kubeconfig, "client-key-data");
+    tls_client(&ca, cert.as_deref().zip(key.as_deref()))
+}
+
 /// One raw HTTP/1.1 request (Connection: close); returns the status code and body. For tests that send
-/// what no client library would.
+/// what no client library would. Over TLS as the server's admin when the server is one this harness
+/// started with TLS.
 pub fn http(
     addr: &str,
     method: &str,
@@ -214,19 +274,50 @@ pub fn http(
     content_type: Option<&str>,
     body: &[u8],
 ) -> (u16, String) {
+    let tls = admin_tls().lock().unwrap().get(addr).cloned();
+    let mut headers = Vec::new();
+    if let Some(ct) = content_type {
+        headers.push(("Content-Type", ct));
+    }
+    request(addr, tls, method, path, &headers, body)
+}
+
+/// One raw HTTP/1.1 request (Connection: close), over TLS with `tls` when given.
+pub fn request(
+    addr: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s: Box<dyn ReadWrite> = match tls {
+        Some(cfg) => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("server name");
+            let conn = rustls::ClientConnection::new(cfg, name).expect("TLS client");
+            Box::new(rustls::StreamOwned::new(conn, tcp))
+        }
+        None => Box::new(tcp),
+    };
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write head");
+    // A refused TLS handshake shows here (or as an empty answer): code 0 and the error.
+    if let Err(e) = s.write_all(head.as_bytes()) {
+        return (0, e.to_string());
+    }
     let _ = s.write_all(body);
+    let _ = s.flush();
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -241,3 +332,6 @@ pub fn http(
         .unwrap_or_default();
     (code, body)
 }
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
