@@ -735,7 +735,9 @@ fn print_part(part: Part, v: &Value) {
         }
         Part::Scheduler => print_scheduler(v),
         Part::SchedulerMemory => {
-            println!("\n5. Scheduler memory: a separate `skiff scheduler` process (VmRSS; peak VmHWM)");
+            println!(
+                "\n5. Scheduler memory: a separate `skiff scheduler` process (VmRSS; peak VmHWM)"
+            );
             let both = |m: &Value| {
                 format!(
                     "{:.1} MiB (peak {:.1})",
@@ -751,7 +753,12 @@ fn print_part(part: Part, v: &Value) {
                 None,
             );
             t.row(
-                &format!("after {} bound pods ({} created in {:.1} s)", u("pods"), u("pods_created"), f("create_s")),
+                &format!(
+                    "after {} bound pods ({} created in {:.1} s)",
+                    u("pods"),
+                    u("pods_created"),
+                    f("create_s")
+                ),
                 both(&v["scheduler_after_pods"]),
                 "",
                 None,
@@ -826,8 +833,17 @@ fn print_scheduler(v: &Value) {
     );
     println!(
         "  {:<26} {:>5} {:>6} {:>6} {:>8} {:>7} {:>9} {:>9} {:>9}  {:<20} {:<14}",
-        "workload", "nodes", "init", "pods", "bound", "pods/s", "target", "p50 ms", "p99 ms",
-        "CPU srv/bench/other", "load before"
+        "workload",
+        "nodes",
+        "init",
+        "pods",
+        "bound",
+        "pods/s",
+        "target",
+        "p50 ms",
+        "p99 ms",
+        "CPU srv/bench/other",
+        "load before"
     );
     for w in v["workloads"].as_array().into_iter().flatten() {
         let f = |k: &str| w[k].as_f64().unwrap_or(0.0);

@@ -84,12 +84,66 @@ pub fn workloads() -> Vec<Workload> {
         target,
     };
     vec![
-        w("SchedulingBasic", 5000, &["zone1"], 1000, Basic, 10_000, Basic, 5000.0),
-        w("SchedulingPodAntiAffinity", 5000, &["zone1"], 1000, AntiAffinity, 1000, AntiAffinity, 1000.0),
-        w("SchedulingPodAffinity", 5000, &["zone1"], 1000, Affinity, 4000, Affinity, 1000.0),
-        w("TopologySpreading", 5000, &["moon-1", "moon-2", "moon-3"], 1000, Basic, 4000, Spread, 2000.0),
-        w("SchedulingNodeAffinity", 5000, &["zone1"], 1000, NodeAffinity, 9000, NodeAffinity, 3000.0),
-        w("PreemptionBasic", 500, &["zone1"], 2000, LowPriority, 500, HighPriority, 500.0),
+        w(
+            "SchedulingBasic",
+            5000,
+            &["zone1"],
+            1000,
+            Basic,
+            10_000,
+            Basic,
+            5000.0,
+        ),
+        w(
+            "SchedulingPodAntiAffinity",
+            5000,
+            &["zone1"],
+            1000,
+            AntiAffinity,
+            1000,
+            AntiAffinity,
+            1000.0,
+        ),
+        w(
+            "SchedulingPodAffinity",
+            5000,
+            &["zone1"],
+            1000,
+            Affinity,
+            4000,
+            Affinity,
+            1000.0,
+        ),
+        w(
+            "TopologySpreading",
+            5000,
+            &["moon-1", "moon-2", "moon-3"],
+            1000,
+            Basic,
+            4000,
+            Spread,
+            2000.0,
+        ),
+        w(
+            "SchedulingNodeAffinity",
+            5000,
+            &["zone1"],
+            1000,
+            NodeAffinity,
+            9000,
+            NodeAffinity,
+            3000.0,
+        ),
+        w(
+            "PreemptionBasic",
+            500,
+            &["zone1"],
+            2000,
+            LowPriority,
+            500,
+            HighPriority,
+            500.0,
+        ),
     ]
 }
 
@@ -247,7 +301,12 @@ where
 }
 
 /// Creates the nodes (with status; patched if the server dropped it on create).
-async fn create_nodes(srv: &Server, w: &Workload, clients: usize, limit: Duration) -> anyhow::Result<()> {
+async fn create_nodes(
+    srv: &Server,
+    w: &Workload,
+    clients: usize,
+    limit: Duration,
+) -> anyhow::Result<()> {
     let zones = w.zones;
     let (ok, errs) = drive(
         srv.addr,
@@ -257,7 +316,11 @@ async fn create_nodes(srv: &Server, w: &Workload, clients: usize, limit: Duratio
         move |i| {
             let name = format!("node-{i}");
             let body = node_json(&name, zones[i % zones.len()]);
-            (Method::POST, "/api/v1/nodes".into(), Bytes::from(body.to_string()))
+            (
+                Method::POST,
+                "/api/v1/nodes".into(),
+                Bytes::from(body.to_string()),
+            )
         },
         |_| {},
     )
@@ -365,7 +428,10 @@ fn on_line(seen: &Seen, line: &[u8]) {
     let (Some(name), Some(ns)) = (meta.name, meta.namespace) else {
         return;
     };
-    let idx = |prefix: &str| name.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok());
+    let idx = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|n| n.parse::<usize>().ok())
+    };
     let now = seen.now();
     if ns == TEST_NS {
         if let Some(i) = idx("pod-").filter(|i| *i < seen.bound.len()) {
@@ -438,7 +504,10 @@ async fn wait_for(count: impl Fn() -> usize, want: usize, limit: Duration, seen:
     let mut last = (count(), Instant::now());
     loop {
         let n = count();
-        if n >= want || Instant::now() > deadline || seen.stream_error.lock().expect("lock").is_some() {
+        if n >= want
+            || Instant::now() > deadline
+            || seen.stream_error.lock().expect("lock").is_some()
+        {
             return n;
         }
         if n != last.0 {
@@ -457,7 +526,11 @@ pub struct SchedulerProc {
 }
 
 impl SchedulerProc {
-    pub fn start(skiff: &std::path::Path, srv: &Server, env: &[(String, String)]) -> anyhow::Result<SchedulerProc> {
+    pub fn start(
+        skiff: &std::path::Path,
+        srv: &Server,
+        env: &[(String, String)],
+    ) -> anyhow::Result<SchedulerProc> {
         let log = std::fs::File::create(srv.data_dir.join("scheduler.log"))?;
         let child = Command::new(skiff)
             .arg("scheduler")
@@ -598,7 +671,11 @@ pub async fn run_workload(
     create_nodes(&srv, w, cfg.clients, cfg.time_limit).await?;
     let mut admin = Conn::connect(srv.addr).await?;
     let (s, body) = admin
-        .request(Method::GET, &format!("/api/v1/namespaces/{TEST_NS}/pods"), None)
+        .request(
+            Method::GET,
+            &format!("/api/v1/namespaces/{TEST_NS}/pods"),
+            None,
+        )
         .await?;
     if !s.is_success() {
         bail!("listing pods: {s}: {}", excerpt(&body));
@@ -724,7 +801,11 @@ pub async fn run_workload(
         setup_s,
         create_s,
         elapsed_s,
-        pods_per_s: if elapsed_s > 0.0 { bound as f64 / elapsed_s } else { 0.0 },
+        pods_per_s: if elapsed_s > 0.0 {
+            bound as f64 / elapsed_s
+        } else {
+            0.0
+        },
         target_pods_per_s: w.target,
         latency: Latency::of(&hist),
         cpu,
@@ -750,7 +831,9 @@ pub struct SchedResult {
 pub async fn run(opts: &Options<'_>, cfg: &SchedConfig) -> anyhow::Result<SchedResult> {
     let mut out = Vec::new();
     for mut w in workloads() {
-        if !cfg.workloads.is_empty() && !cfg.workloads.iter().any(|n| n.eq_ignore_ascii_case(w.name)) {
+        if !cfg.workloads.is_empty()
+            && !cfg.workloads.iter().any(|n| n.eq_ignore_ascii_case(w.name))
+        {
             continue;
         }
         w.nodes = scaled(w.nodes, cfg.scale);
@@ -764,7 +847,12 @@ pub async fn run(opts: &Options<'_>, cfg: &SchedConfig) -> anyhow::Result<SchedR
             Ok(r) => {
                 eprintln!(
                     "   {}: {}/{} bound, {:.0} pods/s, p50 {:.1} ms, p99 {:.1} ms",
-                    r.name, r.bound, r.measured_pods, r.pods_per_s, r.latency.p50_ms, r.latency.p99_ms
+                    r.name,
+                    r.bound,
+                    r.measured_pods,
+                    r.pods_per_s,
+                    r.latency.p50_ms,
+                    r.latency.p99_ms
                 );
                 out.push(serde_json::to_value(r)?);
             }
@@ -823,7 +911,10 @@ async fn settled_memory(pid: u32, settle: Duration, limit: Duration) -> anyhow::
     }
 }
 
-pub async fn run_memory(opts: &Options<'_>, cfg: &SchedMemoryConfig) -> anyhow::Result<SchedMemoryResult> {
+pub async fn run_memory(
+    opts: &Options<'_>,
+    cfg: &SchedMemoryConfig,
+) -> anyhow::Result<SchedMemoryResult> {
     let mut extra = opts.extra_args.to_vec();
     extra.push("--disable-scheduler".into());
     let o = Options {
@@ -931,9 +1022,13 @@ mod tests {
         let v: Value =
             serde_json::from_slice(&pod_json(Shape::Spread, TEST_NS, "pod-000001", None)).unwrap();
         assert_eq!(v["spec"]["topologySpreadConstraints"][0]["maxSkew"], 5);
-        let v: Value =
-            serde_json::from_slice(&pod_json(Shape::LowPriority, SETUP_NS, "init-1", Some("node-1")))
-                .unwrap();
+        let v: Value = serde_json::from_slice(&pod_json(
+            Shape::LowPriority,
+            SETUP_NS,
+            "init-1",
+            Some("node-1"),
+        ))
+        .unwrap();
         assert_eq!(v["spec"]["nodeName"], "node-1");
         assert_eq!(v["spec"]["priorityClassName"], "sched-bench-low");
     }

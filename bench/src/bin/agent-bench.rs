@@ -74,7 +74,10 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -88,7 +91,9 @@ impl Drop for Proc {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn start_registry(dir: &Path) -> anyhow::Result<(Proc, String)> {
@@ -152,10 +157,14 @@ fn watch_running(api: Api<Pod>, seen: Seen) -> tokio::task::JoinHandle<()> {
             while let Ok(Some(ev)) = stream.try_next().await {
                 if let WatchEvent::Added(p) | WatchEvent::Modified(p) = ev {
                     rv = p.metadata.resource_version.clone().unwrap_or(rv);
-                    let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                    let running =
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
                     if running {
                         let name = p.metadata.name.clone().unwrap_or_default();
-                        seen.lock().unwrap().entry(name).or_insert_with(Instant::now);
+                        seen.lock()
+                            .unwrap()
+                            .entry(name)
+                            .or_insert_with(Instant::now);
                     }
                 }
             }
@@ -177,11 +186,18 @@ async fn wait_running(seen: &Seen, name: &str, timeout: Duration) -> anyhow::Res
 }
 
 async fn delete_all(api: &Api<Pod>) -> anyhow::Result<()> {
-    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("bench=agent"))
-        .await?;
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("bench=agent"),
+    )
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let left = api.list(&ListParams::default().labels("bench=agent")).await?.items.len();
+        let left = api
+            .list(&ListParams::default().labels("bench=agent"))
+            .await?
+            .items
+            .len();
         if left == 0 {
             return Ok(());
         }
@@ -192,22 +208,42 @@ async fn delete_all(api: &Api<Pod>) -> anyhow::Result<()> {
     }
 }
 
-fn shim_rss(data_dir: &Path) -> (usize, u64) {
+/// Proportional set size (shared pages divided among their users), bytes.
+fn pss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Shims of this agent: count, total RSS, total PSS.
+fn shim_rss(data_dir: &Path) -> (usize, u64, u64) {
     let needle = data_dir.to_string_lossy().into_owned();
     let mut count = 0;
     let mut total = 0;
+    let mut pss = 0;
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         if cmd.contains(" shim ") && cmd.contains(&needle) {
             if let Ok(m) = server::proc_memory(pid) {
                 count += 1;
                 total += m.rss_bytes;
+                pss += pss_of(pid);
             }
         }
     }
-    (count, total)
+    (count, total, pss)
 }
 
 fn mib(b: u64) -> f64 {
@@ -234,7 +270,9 @@ fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let skiff = skiff_binary(&cli)?;
     let root = cli.data_root.clone().unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("skiff-agent-bench-").tempdir_in(&root)?;
+    let dir = tempfile::Builder::new()
+        .prefix("skiff-agent-bench-")
+        .tempdir_in(&root)?;
     let (_registry, reg_host) = start_registry(dir.path())?;
     let image = skiff_kubelet::image::test_util::build_busybox_image(&["sh"]);
     skiff_kubelet::image::test_util::push(&reg_host, "busybox", "bench", &image)
@@ -271,7 +309,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .arg(&kubeconfig)
             .args(["--node-name", "bench-node", "--data-dir"])
             .arg(&agent_dir)
-            .args(["--node-ip", "127.0.0.1", "--kubelet-port", "0", "--bridge", "skiffbench0", "--pod-cidr", "10.89.0.0/22"])
+            .args([
+                "--node-ip",
+                "127.0.0.1",
+                "--kubelet-port",
+                "0",
+                "--bridge",
+                "skiffbench0",
+                "--pod-cidr",
+                "10.89.0.0/22",
+            ])
             .stdout(Stdio::null())
             .stderr(agent_log)
             .spawn()?,
@@ -294,44 +341,67 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let watcher = watch_running(api.clone(), seen.clone());
 
     // Warm-up: pulls the image into the node's store; not measured.
-    api.create(&PostParams::default(), &pod("warmup", &image_ref)).await?;
+    api.create(&PostParams::default(), &pod("warmup", &image_ref))
+        .await?;
     wait_running(&seen, "warmup", Duration::from_secs(60)).await?;
     delete_all(&api).await?;
     tokio::time::sleep(Duration::from_secs(cli.settle_secs)).await;
     let idle = server::proc_memory(agent_pid)?;
 
-    println!("agent-bench: {} pods per phase, image cached, one node, release build", cli.pods);
+    println!(
+        "agent-bench: {} pods per phase, image cached, one node, release build",
+        cli.pods
+    );
     println!(
         "machine: {} cores, load average {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
-    println!("agent RSS idle: {:.1} MiB", mib(idle.rss_bytes));
+    println!(
+        "agent RSS idle: {:.1} MiB (PSS {:.1} MiB)",
+        mib(idle.rss_bytes),
+        mib(pss_of(agent_pid))
+    );
 
     // Serial.
     let mut serial = stats::histogram();
     for i in 0..cli.pods {
         let name = format!("serial-{i}");
         let t = Instant::now();
-        api.create(&PostParams::default(), &pod(&name, &image_ref)).await?;
+        api.create(&PostParams::default(), &pod(&name, &image_ref))
+            .await?;
         let at = wait_running(&seen, &name, Duration::from_secs(60)).await?;
         stats::record(&mut serial, at.saturating_duration_since(t));
     }
     print_latency("serial start (create → Running)", &serial);
     let with_pods = server::proc_memory(agent_pid)?;
-    let (shims, shim_bytes) = shim_rss(&agent_dir);
+    let (shims, shim_bytes, shim_pss) = shim_rss(&agent_dir);
     println!(
-        "agent RSS with {} pods: {:.1} MiB (peak {:.1} MiB); {} shims, {:.1} MiB in all ({:.2} MiB each)",
+        "agent RSS with {} pods: {:.1} MiB (peak {:.1} MiB, PSS {:.1} MiB)",
         cli.pods,
         mib(with_pods.rss_bytes),
         mib(with_pods.peak_rss_bytes),
+        mib(pss_of(agent_pid)),
+    );
+    println!(
+        "{} shims: RSS {:.1} MiB in all ({:.2} MiB each), PSS {:.1} MiB in all ({:.2} MiB each)",
         shims,
         mib(shim_bytes),
-        mib(shim_bytes) / shims.max(1) as f64
+        mib(shim_bytes) / shims.max(1) as f64,
+        mib(shim_pss),
+        mib(shim_pss) / shims.max(1) as f64
     );
     let t = Instant::now();
     delete_all(&api).await?;
-    println!("deleting {} pods: {:.1} s", cli.pods, t.elapsed().as_secs_f64());
+    println!(
+        "deleting {} pods: {:.1} s",
+        cli.pods,
+        t.elapsed().as_secs_f64()
+    );
 
     // Burst.
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -352,7 +422,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 let name = format!("burst-{i}");
                 sent.lock().unwrap().insert(name.clone(), Instant::now());
-                api.create(&PostParams::default(), &pod(&name, &image_ref)).await?;
+                api.create(&PostParams::default(), &pod(&name, &image_ref))
+                    .await?;
             }
         }));
     }
@@ -377,10 +448,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.pods as f64 / span.as_secs_f64()
     );
     let with_pods = server::proc_memory(agent_pid)?;
-    println!("agent RSS with {} pods (burst): {:.1} MiB", cli.pods, mib(with_pods.rss_bytes));
+    println!(
+        "agent RSS with {} pods (burst): {:.1} MiB",
+        cli.pods,
+        mib(with_pods.rss_bytes)
+    );
     delete_all(&api).await?;
     watcher.abort();
     drop(agent);
-    let _ = Command::new("ip").args(["link", "del", "skiffbench0"]).status();
+    let _ = Command::new("ip")
+        .args(["link", "del", "skiffbench0"])
+        .status();
+    let _ = Command::new("iptables")
+        .args([
+            "-w",
+            "-t",
+            "nat",
+            "-D",
+            "POSTROUTING",
+            "-s",
+            "10.89.0.0/22",
+            "!",
+            "-d",
+            "10.89.0.0/22",
+        ])
+        .args([
+            "-m",
+            "comment",
+            "--comment",
+            "skiff: masquerade pod traffic leaving the node",
+            "-j",
+            "MASQUERADE",
+        ])
+        .status();
     Ok(())
 }

@@ -51,7 +51,9 @@ impl User {
         if !self.in_group(NODES) {
             return None;
         }
-        self.name.strip_prefix(NODE_PREFIX).filter(|n| !n.is_empty())
+        self.name
+            .strip_prefix(NODE_PREFIX)
+            .filter(|n| !n.is_empty())
     }
 
     /// The user a verified client certificate names, or `None` if it names none (no CommonName).

@@ -130,7 +130,9 @@ fn node_authorize(
             if target == node {
                 Ok(())
             } else {
-                Err(format!("node \"{node}\" is not allowed to modify node \"{target}\""))
+                Err(format!(
+                    "node \"{node}\" is not allowed to modify node \"{target}\""
+                ))
             }
         }
         ("", "pods", None) if read => Ok(()),
@@ -164,12 +166,15 @@ fn node_authorize(
             if target == node {
                 Ok(())
             } else {
-                Err(format!(
+                Err(
                     "can only access node lease with the same name as the requesting node"
-                ))
+                        .to_string(),
+                )
             }
         }
-        ("" | "events.k8s.io", "events", None) if matches!(a.verb, "create" | "update" | "patch") => {
+        ("" | "events.k8s.io", "events", None)
+            if matches!(a.verb, "create" | "update" | "patch") =>
+        {
             Ok(())
         }
         _ => Err(String::new()),
@@ -183,18 +188,17 @@ fn bound_pod(state: &State, node: &str, a: &Attributes<'_>) -> Result<(), String
         return Err(String::new());
     };
     let key = crate::registry::Registry::key(pods, Some(ns), name);
-    let on = state
-        .registry
-        .cache
-        .get(pods, &key)
-        .map(|o| o.value()["spec"]["nodeName"].as_str().unwrap_or("").to_string());
+    let on = state.registry.cache.get(pods, &key).map(|o| {
+        o.value()["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    });
     match on {
         // A pod that does not exist: let the handler answer 404, as upstream's NodeRestriction does.
         None => Ok(()),
         Some(n) if n == node => Ok(()),
-        Some(_) => Err(format!(
-            "node \"{node}\" can only modify pods bound to it"
-        )),
+        Some(_) => Err(format!("node \"{node}\" can only modify pods bound to it")),
     }
 }
 
@@ -209,7 +213,8 @@ fn node_references_secret(state: &State, node: &str, ns: &str, name: &str) -> bo
         .list(pods, &pods.namespace_prefix(ns), None);
     objects.iter().any(|o| {
         let pod = o.value();
-        pod["spec"]["nodeName"].as_str() == Some(node) && pod_secret_names(&pod).iter().any(|s| s == name)
+        pod["spec"]["nodeName"].as_str() == Some(node)
+            && pod_secret_names(&pod).iter().any(|s| s == name)
     })
 }
 

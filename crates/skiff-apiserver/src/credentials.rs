@@ -65,9 +65,8 @@ pub async fn serve(
             .ok_or_else(|| ApiError::bad_request(format!("address {a} is not an IP address")))?;
         addresses.push(ip);
     }
-    let allowed = user.in_group(MASTERS)
-        || user.in_group(BOOTSTRAPPERS)
-        || user.node_name() == Some(node);
+    let allowed =
+        user.in_group(MASTERS) || user.in_group(BOOTSTRAPPERS) || user.node_name() == Some(node);
     if !allowed {
         return Err(ApiError::forbidden(format!(
             "User \"{}\" cannot obtain the credentials of node \"{node}\"",

@@ -52,7 +52,9 @@ fn pick_container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String
     if containers.len() == 1 {
         return Ok(containers[0].clone());
     }
-    if let Some(d) = pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as_str() {
+    if let Some(d) =
+        pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as_str()
+    {
         if containers.iter().any(|n| n == d) {
             return Ok(d.to_string());
         }
@@ -62,17 +64,24 @@ fn pick_container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String
         containers.join(" ")
     );
     if !inits.is_empty() {
-        msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+        msg.push_str(&format!(
+            " or one of the init containers: [{}]",
+            inits.join(" ")
+        ));
     }
     Err(ApiError::bad_request(msg))
 }
 
 /// Sends one HTTP/1.1 request on a connection.
-async fn send<S>(stream: S, req: Request<Empty<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+async fn send<S>(
+    stream: S,
+    req: Request<Empty<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -82,8 +91,13 @@ where
 /// Serves `GET pods/{name}/log`.
 pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let pods = find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
-    let nodes = find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
-    let ns = call.req.namespace.clone().unwrap_or_else(|| "default".into());
+    let nodes =
+        find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
+    let ns = call
+        .req
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let pod = call.state.registry.get(pods, Some(&ns), name).await?;
     let container = pick_container(&pod, name, call.query.non_empty("container"))?;
     let node_name = pod["spec"]["nodeName"].as_str().unwrap_or("");
@@ -92,9 +106,14 @@ pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
             "pod {name} does not have a host assigned"
         )));
     }
-    let node = call.state.registry.get(nodes, None, node_name).await.map_err(|_| {
-        ApiError::bad_request(format!("node {node_name} of pod {name} is not registered"))
-    })?;
+    let node = call
+        .state
+        .registry
+        .get(nodes, None, node_name)
+        .await
+        .map_err(|_| {
+            ApiError::bad_request(format!("node {node_name} of pod {name} is not registered"))
+        })?;
     let address = node["status"]["addresses"]
         .as_array()
         .into_iter()
@@ -109,12 +128,23 @@ pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     for p in PASSED_PARAMS {
         if let Some(v) = call.query.non_empty(p) {
             let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
-            query.push_str(&format!("{}{p}={v}", if query.is_empty() { "?" } else { "&" }));
+            query.push_str(&format!(
+                "{}{p}={v}",
+                if query.is_empty() { "?" } else { "&" }
+            ));
         }
     }
-    let host = if address.contains(':') { format!("[{address}]") } else { address.to_string() };
+    let host = if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address.to_string()
+    };
     let path = format!("/containerLogs/{ns}/{name}/{container}{query}");
-    let tls = call.state.security.as_ref().map(|s| s.kubelet_client.clone());
+    let tls = call
+        .state
+        .security
+        .as_ref()
+        .map(|s| s.kubelet_client.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let unreachable = |e: &dyn std::fmt::Display| {
         ApiError::new(
@@ -152,7 +182,11 @@ pub async fn serve(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let status = resp.status();
     let mut body = resp.into_body();
     if !status.is_success() {
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let msg = String::from_utf8_lossy(&bytes).trim().to_string();
         return Err(match status.as_u16() {
             404 => ApiError::new(404, "NotFound", msg),

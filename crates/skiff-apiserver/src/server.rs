@@ -188,14 +188,18 @@ fn service(
 }
 
 /// What Go's server answers to plain HTTP on a TLS port.
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+const PLAIN_HTTP_ANSWER: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// The TLS handshake of one connection (bounded in time), and the user its client certificate names.
 /// A connection that starts with anything but a TLS record gets Go's plain-HTTP answer.
 async fn tls_handshake(
     stream: tokio::net::TcpStream,
     tls: Arc<rustls::ServerConfig>,
-) -> Option<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Option<User>)> {
+) -> Option<(
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    Option<User>,
+)> {
     use tokio::io::AsyncWriteExt;
     const HANDSHAKE: u8 = 0x16;
     let mut first = [0u8; 1];
@@ -241,11 +245,6 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, conn_user: Option<&Us
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
-    let accept = parts
-        .headers
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let health = |p: &str| {
         ["/healthz", "/livez", "/readyz"]
             .iter()
@@ -323,7 +322,6 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, conn_user: Option<&Us
             &path,
             query,
             &parts.headers,
-            accept.as_deref(),
             body,
         )
         .await
@@ -367,9 +365,9 @@ async fn api(
     path: &str,
     query: Query,
     headers: &http::HeaderMap,
-    accept: Option<&str>,
     body: Incoming,
 ) -> Result<Reply, ApiError> {
+    let accept = headers.get("accept").and_then(|v| v.to_str().ok());
     let Some(target) = request::parse_path(path)? else {
         return Ok(not_found());
     };

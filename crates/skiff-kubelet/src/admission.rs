@@ -84,8 +84,10 @@ mod tests {
     use serde_json::json;
 
     fn node() -> Node {
-        serde_json::from_value(json!({"metadata": {"name": "n1", "labels": {"disk": "ssd"}},
-            "status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "2"}}}))
+        serde_json::from_value(
+            json!({"metadata": {"name": "n1", "labels": {"disk": "ssd"}},
+            "status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "2"}}}),
+        )
         .unwrap()
     }
 
@@ -109,10 +111,19 @@ mod tests {
             "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 0, capacity: 2000"
         );
         let one = pod("1500m", None);
-        assert_eq!(admit(&pod("1", None), &n, &[&one]).unwrap_err().reason, "OutOfcpu");
+        assert_eq!(
+            admit(&pod("1", None), &n, &[&one]).unwrap_err().reason,
+            "OutOfcpu"
+        );
         let a = pod("0", None);
-        assert_eq!(admit(&pod("0", None), &n, &[&a, &a]).unwrap_err().reason, "OutOfpods");
-        assert_eq!(admit(&pod("1", Some("hdd")), &n, &[]).unwrap_err().reason, "NodeAffinity");
+        assert_eq!(
+            admit(&pod("0", None), &n, &[&a, &a]).unwrap_err().reason,
+            "OutOfpods"
+        );
+        assert_eq!(
+            admit(&pod("1", Some("hdd")), &n, &[]).unwrap_err().reason,
+            "NodeAffinity"
+        );
         assert!(admit(&pod("1", Some("ssd")), &n, &[]).is_ok());
     }
 }

@@ -84,7 +84,11 @@ pub fn detect_node_ip() -> IpAddr {
             let mut it = line.split_whitespace();
             while let Some(w) = it.next() {
                 if w == "inet" {
-                    if let Some(ip) = it.next().and_then(|a| a.split('/').next()).and_then(|a| a.parse().ok()) {
+                    if let Some(ip) = it
+                        .next()
+                        .and_then(|a| a.split('/').next())
+                        .and_then(|a| a.parse().ok())
+                    {
                         return ip;
                     }
                 }
@@ -117,19 +121,30 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let setup = |what: &str, e: &dyn std::fmt::Display| AgentError::Setup(format!("{what}: {e}"));
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| setup("creating the data dir", &e))?;
-    let images = ImageStore::open(&cfg.data_dir.join("images")).map_err(|e| setup("opening the image store", &e))?;
+    let images = ImageStore::open(&cfg.data_dir.join("images"))
+        .map_err(|e| setup("opening the image store", &e))?;
     let runtime: Arc<dyn Runtime> = Arc::new(
-        RuncRuntime::new(RuncConfig::new(&cfg.data_dir.join("run"), cfg.shim_command.clone()))
-            .map_err(|e| setup("starting the runtime", &e))?,
+        RuncRuntime::new(RuncConfig::new(
+            &cfg.data_dir.join("run"),
+            cfg.shim_command.clone(),
+        ))
+        .map_err(|e| setup("starting the runtime", &e))?,
     );
     let mut net_cfg = NetworkConfig::new(cfg.data_dir.clone(), cfg.pod_cidr.clone());
     net_cfg.bridge_name = cfg.bridge_name.clone();
-    let network = Arc::new(PodNetwork::new(net_cfg).map_err(|e| setup("setting up pod networking", &e))?);
+    let network =
+        Arc::new(PodNetwork::new(net_cfg).map_err(|e| setup("setting up pod networking", &e))?);
+    if let Err(e) = crate::network::ensure_masquerade(&cfg.pod_cidr) {
+        tracing::warn!(error = %e, "pods will not reach beyond the node");
+    }
     let node_ip = cfg.node_ip.unwrap_or_else(detect_node_ip);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(node_ip, cfg.kubelet_port))
         .await
         .map_err(|e| setup(&format!("listening on {node_ip}:{}", cfg.kubelet_port), &e))?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.kubelet_port);
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(cfg.kubelet_port);
 
     let host = HostInfo::detect(&cfg.data_dir, runc_version());
     let settings = NodeSettings {
@@ -141,10 +156,19 @@ pub async fn run(
     };
     let ready_since = Utc::now();
     let nodes: Api<Node> = Api::all(client.clone());
-    let status = node::status(&host, &settings, &images.status_images(), Utc::now(), ready_since);
+    let status = node::status(
+        &host,
+        &settings,
+        &images.status_images(),
+        Utc::now(),
+        ready_since,
+    );
     let node_uid = node::register(&nodes, &settings, &status)
         .await
-        .map_err(|source| AgentError::Register { node: cfg.node_name.clone(), source })?;
+        .map_err(|source| AgentError::Register {
+            node: cfg.node_name.clone(),
+            source,
+        })?;
     tracing::info!(node = %cfg.node_name, ip = %node_ip, port, "node registered");
 
     let heartbeat = node::Heartbeat {
@@ -184,7 +208,12 @@ pub async fn run(
         admitted: Default::default(),
         pods_by_name: Default::default(),
     });
-    tokio::spawn(crate::server::serve(ctx.clone(), listener, cfg.tls.clone(), stop.clone()));
+    tokio::spawn(crate::server::serve(
+        ctx.clone(),
+        listener,
+        cfg.tls.clone(),
+        stop.clone(),
+    ));
     PodManager::new(ctx).run(stop).await;
     Ok(())
 }

@@ -230,9 +230,7 @@ fn environment(
                         }
                     },
                     None if r.optional == Some(true) => None,
-                    None => {
-                        return Err(ConfigError(format!("configmap \"{}\" not found", r.name)))
-                    }
+                    None => return Err(ConfigError(format!("configmap \"{}\" not found", r.name))),
                 }
             } else if let Some(r) = &from.secret_key_ref {
                 match refs.secrets.get(&r.name) {
@@ -258,10 +256,8 @@ fn environment(
             }
         } else {
             // `value` may refer to variables defined before it (and to the service variables).
-            let defined: BTreeMap<&str, &str> = own
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let defined: BTreeMap<&str, &str> =
+                own.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             expand(e.value.as_deref().unwrap_or(""), &defined)
         };
         set_var(&mut own, &e.name, value);
@@ -336,11 +332,7 @@ fn field_value(pod: &Pod, path: &str, facts: &RuntimeFacts) -> Result<String, Co
             .or_else(|| annotated(&m.annotations, "metadata.annotations"))
         {
             Some(v) => v,
-            None => {
-                return Err(ConfigError(format!(
-                    "unsupported fieldPath: {path}"
-                )))
-            }
+            None => return Err(ConfigError(format!("unsupported fieldPath: {path}"))),
         },
     };
     Ok(v)
@@ -365,7 +357,11 @@ fn resource_value(
         Some(name) => pod
             .spec
             .iter()
-            .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+            })
             .find(|c| c.name == name)
             .ok_or_else(|| ConfigError(format!("container {name} not found")))?,
         None => own,
@@ -378,7 +374,12 @@ fn resource_value(
     let list = match kind {
         "limits" => res.and_then(|r| r.limits.as_ref()),
         "requests" => res.and_then(|r| r.requests.as_ref()),
-        _ => return Err(ConfigError(format!("unsupported container resource : {}", r.resource))),
+        _ => {
+            return Err(ConfigError(format!(
+                "unsupported container resource : {}",
+                r.resource
+            )))
+        }
     };
     let q = list
         .and_then(|l| l.get(resource))
@@ -524,14 +525,23 @@ mod tests {
     fn argv_follows_upstream_rules() {
         let img = image();
         let c = |v| container(v);
-        assert_eq!(argv(&c(json!({"name": "a"})), &img), ["/entry", "cmd1", "cmd2"]);
-        assert_eq!(argv(&c(json!({"name": "a", "command": ["sh"]})), &img), ["sh"]);
+        assert_eq!(
+            argv(&c(json!({"name": "a"})), &img),
+            ["/entry", "cmd1", "cmd2"]
+        );
+        assert_eq!(
+            argv(&c(json!({"name": "a", "command": ["sh"]})), &img),
+            ["sh"]
+        );
         assert_eq!(
             argv(&c(json!({"name": "a", "args": ["x"]})), &img),
             ["/entry", "x"]
         );
         assert_eq!(
-            argv(&c(json!({"name": "a", "command": ["sh"], "args": ["-c", "y"]})), &img),
+            argv(
+                &c(json!({"name": "a", "command": ["sh"], "args": ["-c", "y"]})),
+                &img
+            ),
             ["sh", "-c", "y"]
         );
     }
@@ -577,9 +587,11 @@ mod tests {
         let mut refs = References::default();
         refs.config_maps.insert(
             "cm".into(),
-            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}})).unwrap(),
+            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
+                .unwrap(),
         );
-        let spec = process_spec(&p, &c, &image(), Path::new("/nonexistent"), &facts, &refs).unwrap();
+        let spec =
+            process_spec(&p, &c, &image(), Path::new("/nonexistent"), &facts, &refs).unwrap();
         let get = |k: &str| {
             spec.env
                 .iter()
@@ -601,7 +613,14 @@ mod tests {
         assert_eq!(spec.cwd, "/");
         assert_eq!((spec.uid, spec.gid), (0, 0));
 
-        let missing = process_spec(&p, &c, &image(), Path::new("/x"), &facts, &References::default());
+        let missing = process_spec(
+            &p,
+            &c,
+            &image(),
+            Path::new("/x"),
+            &facts,
+            &References::default(),
+        );
         assert_eq!(missing.unwrap_err().0, "configmap \"cm\" not found");
     }
 
@@ -609,22 +628,70 @@ mod tests {
     fn user_from_security_context_and_image() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nwww:x:33:34::/:/bin/sh\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nwww:x:33:34::/:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
-        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"securityContext": {"runAsUser": 1000, "supplementalGroups": [5], "fsGroup": 7}, "containers": [{"name": "c"}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"securityContext": {"runAsUser": 1000, "supplementalGroups": [5], "fsGroup": 7}, "containers": [{"name": "c"}]}}),
+        );
         let c = p.spec.as_ref().unwrap().containers[0].clone();
-        let img = ImageConfig { user: "www".into(), ..Default::default() };
-        let s = process_spec(&p, &c, &img, dir.path(), &RuntimeFacts::default(), &References::default()).unwrap();
+        let img = ImageConfig {
+            user: "www".into(),
+            ..Default::default()
+        };
+        let s = process_spec(
+            &p,
+            &c,
+            &img,
+            dir.path(),
+            &RuntimeFacts::default(),
+            &References::default(),
+        )
+        .unwrap();
         assert_eq!((s.uid, s.gid, s.additional_gids), (1000, 0, vec![5, 7]));
 
         let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}}));
         let c = p.spec.as_ref().unwrap().containers[0].clone();
-        let s = process_spec(&p, &c, &img, dir.path(), &RuntimeFacts::default(), &References::default()).unwrap();
+        let s = process_spec(
+            &p,
+            &c,
+            &img,
+            dir.path(),
+            &RuntimeFacts::default(),
+            &References::default(),
+        )
+        .unwrap();
         assert_eq!((s.uid, s.gid), (33, 34));
-        let img = ImageConfig { user: "www:staff".into(), working_dir: "/srv".into(), ..Default::default() };
-        let s = process_spec(&p, &c, &img, dir.path(), &RuntimeFacts::default(), &References::default()).unwrap();
+        let img = ImageConfig {
+            user: "www:staff".into(),
+            working_dir: "/srv".into(),
+            ..Default::default()
+        };
+        let s = process_spec(
+            &p,
+            &c,
+            &img,
+            dir.path(),
+            &RuntimeFacts::default(),
+            &References::default(),
+        )
+        .unwrap();
         assert_eq!((s.uid, s.gid, s.cwd.as_str()), (33, 50, "/srv"));
-        let img = ImageConfig { user: "nobody".into(), ..Default::default() };
-        assert!(process_spec(&p, &c, &img, dir.path(), &RuntimeFacts::default(), &References::default()).is_err());
+        let img = ImageConfig {
+            user: "nobody".into(),
+            ..Default::default()
+        };
+        assert!(process_spec(
+            &p,
+            &c,
+            &img,
+            dir.path(),
+            &RuntimeFacts::default(),
+            &References::default()
+        )
+        .is_err());
     }
 }

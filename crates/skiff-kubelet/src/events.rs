@@ -38,7 +38,14 @@ impl EventRecorder {
 
     /// Records an event about `pod` (and, with `field_path`, about one of its containers, e.g.
     /// `spec.containers{web}`).
-    pub fn pod(&self, pod: &Pod, field_path: Option<String>, kind: &str, reason: &str, message: String) {
+    pub fn pod(
+        &self,
+        pod: &Pod,
+        field_path: Option<String>,
+        kind: &str,
+        reason: &str,
+        message: String,
+    ) {
         // Events with an eventTime may carry at most 1024 characters of message.
         let message = if message.len() > 1024 {
             let mut cut = 1021;
@@ -49,7 +56,11 @@ impl EventRecorder {
         } else {
             message
         };
-        let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let key = (uid.clone(), reason.to_string(), message.clone());

@@ -141,7 +141,14 @@ pub fn labels(settings: &NodeSettings) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str, since: &str) -> Value {
+fn condition(
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: &str,
+    since: &str,
+) -> Value {
     json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since,
         "reason": reason, "message": message})
 }
@@ -225,7 +232,11 @@ pub async fn register(
             // Re-registration: make sure our labels are there, keep everything else.
             let patch = json!({"metadata": {"labels": labels(settings)}});
             nodes
-                .patch(&settings.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &settings.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await?
         }
         Err(e) => return Err(e),
@@ -270,7 +281,13 @@ impl Heartbeat {
             if let Err(e) = self.renew_lease().await {
                 tracing::warn!(error = %e, "renewing the node lease failed");
             }
-            let status = status(&self.host, &self.settings, &images(), Utc::now(), self.ready_since);
+            let status = status(
+                &self.host,
+                &self.settings,
+                &images(),
+                Utc::now(),
+                self.ready_since,
+            );
             let key = without_heartbeat(&status);
             let due = match &last_status {
                 None => true,
@@ -280,7 +297,11 @@ impl Heartbeat {
                 let patch = json!({ "status": status });
                 match self
                     .nodes
-                    .patch_status(&self.settings.name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .patch_status(
+                        &self.settings.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
                     .await
                 {
                     Ok(_) => last_status = Some((key, std::time::Instant::now())),
@@ -293,7 +314,8 @@ impl Heartbeat {
     async fn renew_lease(&self) -> Result<(), kube::Error> {
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let name = &self.settings.name;
-        let patch = json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now}});
+        let patch =
+            json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now}});
         match self
             .leases
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -307,7 +329,10 @@ impl Heartbeat {
                     "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now},
                 }))
                 .map_err(kube::Error::SerdeError)?;
-                self.leases.create(&PostParams::default(), &lease).await.map(|_| ())
+                self.leases
+                    .create(&PostParams::default(), &lease)
+                    .await
+                    .map(|_| ())
             }
             Err(e) => Err(e),
         }
@@ -348,8 +373,12 @@ mod tests {
         assert_eq!(s["capacity"]["pods"], "110");
         assert_eq!(s["conditions"][3]["type"], "Ready");
         assert_eq!(s["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
-        let node: Node = serde_json::from_value(json!({"metadata": {"name": "n1"}, "status": s})).unwrap();
-        assert_eq!(node.status.unwrap().node_info.unwrap().kubelet_version, KUBELET_VERSION);
+        let node: Node =
+            serde_json::from_value(json!({"metadata": {"name": "n1"}, "status": s})).unwrap();
+        assert_eq!(
+            node.status.unwrap().node_info.unwrap().kubelet_version,
+            KUBELET_VERSION
+        );
         assert_eq!(labels(&settings)["kubernetes.io/hostname"], "n1");
     }
 
@@ -364,7 +393,13 @@ mod tests {
         };
         let since = Utc::now();
         let a = status(&host(), &settings, &[], since, since);
-        let b = status(&host(), &settings, &[], since + chrono::Duration::seconds(30), since);
+        let b = status(
+            &host(),
+            &settings,
+            &[],
+            since + chrono::Duration::seconds(30),
+            since,
+        );
         assert_ne!(a, b);
         assert_eq!(without_heartbeat(&a), without_heartbeat(&b));
     }

@@ -78,7 +78,9 @@ impl PodContext {
 
     /// `<data-dir>/logs/<namespace>_<name>_<uid>`: upstream's `/var/log/pods` layout.
     pub fn pod_log_dir(&self, ns: &str, name: &str, uid: &str) -> PathBuf {
-        self.data_dir.join("logs").join(format!("{ns}_{name}_{uid}"))
+        self.data_dir
+            .join("logs")
+            .join(format!("{ns}_{name}_{uid}"))
     }
 }
 
@@ -198,7 +200,9 @@ impl Worker {
             };
             let changed = async {
                 match wait {
-                    Some(d) => tokio::time::timeout(d, updates.changed()).await.unwrap_or(Ok(())),
+                    Some(d) => tokio::time::timeout(d, updates.changed())
+                        .await
+                        .unwrap_or(Ok(())),
                     None => updates.changed().await,
                 }
             };
@@ -268,7 +272,12 @@ impl Worker {
         }
         if self.record.sandbox.is_none() {
             if let Err(message) = self.create_sandbox().await {
-                self.event(None, WARNING, "FailedCreatePodSandBox", format!("Failed to create pod sandbox: {message}"));
+                self.event(
+                    None,
+                    WARNING,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {message}"),
+                );
                 self.write_status().await;
                 return Next::After(Duration::from_secs(2));
             }
@@ -278,7 +287,10 @@ impl Worker {
         let mut wake: Option<Duration> = None;
         let mut soonest = |d: Duration| wake = Some(wake.map_or(d, |w: Duration| w.min(d)));
         let spec = self.pod.spec.clone().unwrap_or_default();
-        let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".into());
 
         // Init containers, one at a time.
         let mut init_done = true;
@@ -313,7 +325,12 @@ impl Worker {
                     .get(&c.name)
                     .is_some_and(|r| Some(&r.image) != c.image.as_ref());
                 if image_changed && matches!(self.live.get(&c.name), Some(Live::Running { .. })) {
-                    self.event(Some(&c.name), NORMAL, "Killing", format!("Container {} definition changed, will be restarted", c.name));
+                    self.event(
+                        Some(&c.name),
+                        NORMAL,
+                        "Killing",
+                        format!("Container {} definition changed, will be restarted", c.name),
+                    );
                     self.stop_container(&c.name, self.grace()).await;
                     self.refresh_live().await;
                 }
@@ -441,7 +458,9 @@ impl Worker {
                         exit_code: 137,
                         signal: None,
                         reason: "ContainerStatusUnknown".into(),
-                        message: Some("The container could not be located when the pod was terminated".into()),
+                        message: Some(
+                            "The container could not be located when the pod was terminated".into(),
+                        ),
                         started_at: rec.started_at,
                         finished_at: Utc::now(),
                         container_id: status::container_id(&rec.id),
@@ -496,15 +515,23 @@ impl Worker {
         let etc = self.pod_dir.join("etc");
         std::fs::create_dir_all(&etc).map_err(|e| e.to_string())?;
         let node_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        let hosts = netfiles::hosts_file_content(meta, &spec, ips, &self.ctx.dns.cluster_domain, &node_hosts)
-            .map_err(|e| e.to_string())?;
+        let hosts = netfiles::hosts_file_content(
+            meta,
+            &spec,
+            ips,
+            &self.ctx.dns.cluster_domain,
+            &node_hosts,
+        )
+        .map_err(|e| e.to_string())?;
         let ns = meta.namespace.as_deref().unwrap_or("default");
         let dns = netfiles::pod_dns_config(&spec, ns, &self.ctx.dns);
         let resolv = netfiles::resolv_conf_content(&dns);
-        let (hostname, domain) = netfiles::pod_hostname_and_domain(meta, &spec, &self.ctx.dns.cluster_domain)
-            .map_err(|e| e.to_string())?;
-        let kernel = netfiles::kernel_hostname(&hostname, &domain, spec.set_hostname_as_fqdn == Some(true))
-            .map_err(|e| e.to_string())?;
+        let (hostname, domain) =
+            netfiles::pod_hostname_and_domain(meta, &spec, &self.ctx.dns.cluster_domain)
+                .map_err(|e| e.to_string())?;
+        let kernel =
+            netfiles::kernel_hostname(&hostname, &domain, spec.set_hostname_as_fqdn == Some(true))
+                .map_err(|e| e.to_string())?;
         for (name, content) in [
             ("hosts", hosts),
             ("resolv.conf", resolv),
@@ -541,13 +568,25 @@ impl Worker {
                             self.record.namespace,
                             self.uid
                         );
-                        if !matches!(self.live.get(&c.name), Some(Live::Waiting { reason, .. }) if reason == "CrashLoopBackOff") {
-                            self.event(Some(&c.name), WARNING, "BackOff", format!(
-                                "Back-off restarting failed container {} in pod {}_{}({})",
-                                c.name, self.record.name, self.record.namespace, self.uid
-                            ));
+                        if !matches!(self.live.get(&c.name), Some(Live::Waiting { reason, .. }) if reason == "CrashLoopBackOff")
+                        {
+                            self.event(
+                                Some(&c.name),
+                                WARNING,
+                                "BackOff",
+                                format!(
+                                    "Back-off restarting failed container {} in pod {}_{}({})",
+                                    c.name, self.record.name, self.record.namespace, self.uid
+                                ),
+                            );
                         }
-                        self.live.insert(c.name.clone(), Live::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) });
+                        self.live.insert(
+                            c.name.clone(),
+                            Live::Waiting {
+                                reason: "CrashLoopBackOff".into(),
+                                message: Some(message),
+                            },
+                        );
                         return Some(ready_at - Instant::now());
                     }
                 }
@@ -555,9 +594,17 @@ impl Worker {
                     None => self.ctx.backoff.initial,
                     Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
                 };
-                self.backoff.insert(key, Backoff { delay, last: Instant::now() });
+                self.backoff.insert(
+                    key,
+                    Backoff {
+                        delay,
+                        last: Instant::now(),
+                    },
+                );
                 // The old instance goes; its end becomes lastState, its log stays for --previous.
-                self.record.last_terminated.insert(c.name.clone(), t.clone());
+                self.record
+                    .last_terminated
+                    .insert(c.name.clone(), t.clone());
                 self.remove_instance(prev).await;
             }
         }
@@ -570,25 +617,47 @@ impl Worker {
 
     /// Pulls, prepares and starts one instance of `c`. On failure the container's waiting reason is
     /// set and the error is returned as the time to wait before trying again.
-    async fn start_container(&mut self, c: &Container, init: bool, restart_count: i32) -> Result<(), Duration> {
+    async fn start_container(
+        &mut self,
+        c: &Container,
+        init: bool,
+        restart_count: i32,
+    ) -> Result<(), Duration> {
         let image_name = c.image.clone().unwrap_or_default();
         let image = self.ensure_image(c, &image_name).await?;
         let fail = |this: &mut Worker, reason: &str, message: String| {
-            this.event(Some(&c.name), WARNING, "Failed", format!("Error: {message}"));
-            this.live.insert(c.name.clone(), Live::Waiting { reason: reason.into(), message: Some(message) });
+            this.event(
+                Some(&c.name),
+                WARNING,
+                "Failed",
+                format!("Error: {message}"),
+            );
+            this.live.insert(
+                c.name.clone(),
+                Live::Waiting {
+                    reason: reason.into(),
+                    message: Some(message),
+                },
+            );
             Duration::from_secs(2)
         };
         let refs = match self.references(c).await {
             Ok(r) => r,
             Err(message) => return Err(fail(self, "CreateContainerConfigError", message)),
         };
-        let vols = match volumes::prepare(&self.pod, &self.pod_dir, &refs.config_maps, &refs.secrets) {
-            Ok(v) => v,
-            Err(e) => {
-                self.event(None, WARNING, "FailedMount", format!("MountVolume.SetUp failed for volume: {e}"));
-                return Err(fail(self, "CreateContainerConfigError", e.0));
-            }
-        };
+        let vols =
+            match volumes::prepare(&self.pod, &self.pod_dir, &refs.config_maps, &refs.secrets) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.event(
+                        None,
+                        WARNING,
+                        "FailedMount",
+                        format!("MountVolume.SetUp failed for volume: {e}"),
+                    );
+                    return Err(fail(self, "CreateContainerConfigError", e.0));
+                }
+            };
         let instance = format!("{}-{restart_count}", c.name);
         let dir = self.pod_dir.join("containers").join(&instance);
         let rootfs = dir.join("rootfs");
@@ -602,8 +671,16 @@ impl Worker {
             id: id.clone(),
             restart_count,
             image: image_name.clone(),
-            image_name: image.repo_tags.first().cloned().unwrap_or_else(|| image_name.clone()),
-            image_id: image.repo_digests.first().cloned().unwrap_or_else(|| image.id.clone()),
+            image_name: image
+                .repo_tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image_name.clone()),
+            image_id: image
+                .repo_digests
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id.clone()),
             init,
             dir: dir.clone(),
             log_path: log_path.clone(),
@@ -617,25 +694,42 @@ impl Worker {
             return Err(fail(self, "CreateContainerError", e));
         }
         let facts = RuntimeFacts {
-            pod_ips: self.record.sandbox.as_ref().map(|s| s.ips.clone()).unwrap_or_default(),
+            pod_ips: self
+                .record
+                .sandbox
+                .as_ref()
+                .map(|s| s.ips.clone())
+                .unwrap_or_default(),
             host_ips: vec![self.ctx.host_ip.clone()],
             node_name: self.ctx.node_name.clone(),
         };
-        let process = match container::process_spec(&self.pod, c, &image.config, &rootfs, &facts, &refs) {
-            Ok(p) => p,
-            Err(e) => return Err(fail(self, "CreateContainerConfigError", e.0)),
-        };
+        let process =
+            match container::process_spec(&self.pod, c, &image.config, &rootfs, &facts, &refs) {
+                Ok(p) => p,
+                Err(e) => return Err(fail(self, "CreateContainerConfigError", e.0)),
+            };
         let mut mounts: Vec<runtime::Mount> = match volumes::container_mounts(c, &vols) {
             Ok(m) => m
                 .into_iter()
-                .map(|m| runtime::Mount { source: m.source, destination: m.destination, read_only: m.read_only })
+                .map(|m| runtime::Mount {
+                    source: m.source,
+                    destination: m.destination,
+                    read_only: m.read_only,
+                })
                 .collect(),
             Err(e) => return Err(fail(self, "CreateContainerConfigError", e.0)),
         };
         let etc = self.pod_dir.join("etc");
         for name in ["hosts", "resolv.conf", "hostname"] {
-            if !mounts.iter().any(|m| m.destination == format!("/etc/{name}")) {
-                mounts.push(runtime::Mount { source: etc.join(name), destination: format!("/etc/{name}"), read_only: false });
+            if !mounts
+                .iter()
+                .any(|m| m.destination == format!("/etc/{name}"))
+            {
+                mounts.push(runtime::Mount {
+                    source: etc.join(name),
+                    destination: format!("/etc/{name}"),
+                    read_only: false,
+                });
             }
         }
         let hostname = std::fs::read_to_string(etc.join("hostname"))
@@ -661,18 +755,33 @@ impl Worker {
             stop_signal: image.config.stop_signal.clone(),
         };
         if cfg.args.is_empty() {
-            return Err(fail(self, "CreateContainerError", "no command specified".into()));
+            return Err(fail(
+                self,
+                "CreateContainerError",
+                "no command specified".into(),
+            ));
         }
         match self.ctx.runtime.start(&cfg).await {
             Ok(()) => {
                 let now = Utc::now();
-                self.event(Some(&c.name), NORMAL, "Created", format!("Created container: {}", c.name));
-                self.event(Some(&c.name), NORMAL, "Started", format!("Started container {}", c.name));
+                self.event(
+                    Some(&c.name),
+                    NORMAL,
+                    "Created",
+                    format!("Created container: {}", c.name),
+                );
+                self.event(
+                    Some(&c.name),
+                    NORMAL,
+                    "Started",
+                    format!("Started container {}", c.name),
+                );
                 if let Some(r) = self.record.containers.get_mut(&c.name) {
                     r.started_at = Some(now);
                 }
                 self.save();
-                self.live.insert(c.name.clone(), Live::Running { started_at: now });
+                self.live
+                    .insert(c.name.clone(), Live::Running { started_at: now });
                 Ok(())
             }
             Err(e) => {
@@ -695,8 +804,19 @@ impl Worker {
                     r.finished = Some(t);
                 }
                 self.save();
-                self.event(Some(&c.name), WARNING, "Failed", format!("Error: {message}"));
-                self.live.insert(c.name.clone(), Live::Waiting { reason: "RunContainerError".into(), message: Some(message) });
+                self.event(
+                    Some(&c.name),
+                    WARNING,
+                    "Failed",
+                    format!("Error: {message}"),
+                );
+                self.live.insert(
+                    c.name.clone(),
+                    Live::Waiting {
+                        reason: "RunContainerError".into(),
+                        message: Some(message),
+                    },
+                );
                 Err(Duration::from_millis(500))
             }
         }
@@ -723,19 +843,37 @@ impl Worker {
                 if let Some(last) = self.pull_errors.get(&c.name) {
                     message.push_str(&format!(": {last}"));
                 }
-                if !matches!(self.live.get(&c.name), Some(Live::Waiting { reason, .. }) if reason == "ImagePullBackOff") {
+                if !matches!(self.live.get(&c.name), Some(Live::Waiting { reason, .. }) if reason == "ImagePullBackOff")
+                {
                     self.event(Some(&c.name), NORMAL, "BackOff", message.clone());
-                    self.event(Some(&c.name), WARNING, "Failed", "Error: ImagePullBackOff".into());
+                    self.event(
+                        Some(&c.name),
+                        WARNING,
+                        "Failed",
+                        "Error: ImagePullBackOff".into(),
+                    );
                 }
-                self.live.insert(c.name.clone(), Live::Waiting { reason: "ImagePullBackOff".into(), message: Some(message) });
+                self.live.insert(
+                    c.name.clone(),
+                    Live::Waiting {
+                        reason: "ImagePullBackOff".into(),
+                        message: Some(message),
+                    },
+                );
                 return Err(b.last + b.delay - Instant::now());
             }
         }
         let policy = PullPolicy::for_container(c.image_pull_policy.as_deref(), image);
         let present = self.ctx.images.get(image).is_some();
-        let pulling = matches!(policy, PullPolicy::Always) || (!present && matches!(policy, PullPolicy::IfNotPresent));
+        let pulling = matches!(policy, PullPolicy::Always)
+            || (!present && matches!(policy, PullPolicy::IfNotPresent));
         if pulling {
-            self.event(Some(&c.name), NORMAL, "Pulling", format!("Pulling image \"{image}\""));
+            self.event(
+                Some(&c.name),
+                NORMAL,
+                "Pulling",
+                format!("Pulling image \"{image}\""),
+            );
         }
         let mut opts = self.ctx.pull_options.clone();
         opts.credentials = self.pull_credentials(image).await;
@@ -751,7 +889,12 @@ impl Worker {
                         record.size
                     ));
                 } else {
-                    self.event(Some(&c.name), NORMAL, "Pulled", format!("Container image \"{image}\" already present on machine"));
+                    self.event(
+                        Some(&c.name),
+                        NORMAL,
+                        "Pulled",
+                        format!("Container image \"{image}\" already present on machine"),
+                    );
                 }
                 Ok(record)
             }
@@ -770,8 +913,20 @@ impl Worker {
                     None => self.ctx.backoff.initial,
                     Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
                 };
-                self.backoff.insert(key, Backoff { delay, last: Instant::now() });
-                self.live.insert(c.name.clone(), Live::Waiting { reason: reason.into(), message: Some(message) });
+                self.backoff.insert(
+                    key,
+                    Backoff {
+                        delay,
+                        last: Instant::now(),
+                    },
+                );
+                self.live.insert(
+                    c.name.clone(),
+                    Live::Waiting {
+                        reason: reason.into(),
+                        message: Some(message),
+                    },
+                );
                 Err(delay)
             }
         }
@@ -789,12 +944,20 @@ impl Worker {
         if names.is_empty() {
             return None;
         }
-        let host = crate::image::ImageRef::parse(image).ok()?.host().to_string();
+        let host = crate::image::ImageRef::parse(image)
+            .ok()?
+            .host()
+            .to_string();
         let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.record.namespace);
         for name in names {
-            let Ok(secret) = secrets.get(&name).await else { continue };
+            let Ok(secret) = secrets.get(&name).await else {
+                continue;
+            };
             let data = secret.data.unwrap_or_default();
-            let Some(bytes) = data.get(".dockerconfigjson").or_else(|| data.get(".dockercfg")) else {
+            let Some(bytes) = data
+                .get(".dockerconfigjson")
+                .or_else(|| data.get(".dockercfg"))
+            else {
                 continue;
             };
             if let Some(c) = crate::image::parse_docker_config_json(&bytes.0, &host) {
@@ -815,7 +978,8 @@ impl Worker {
         secrets.sort();
         secrets.dedup();
         let mut refs = References::default();
-        let cm_api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.record.namespace);
+        let cm_api: Api<ConfigMap> =
+            Api::namespaced(self.ctx.client.clone(), &self.record.namespace);
         for name in cms {
             match cm_api.get_opt(&name).await {
                 Ok(Some(cm)) => {
@@ -839,7 +1003,9 @@ impl Worker {
     }
 
     async fn stop_container(&mut self, name: &str, grace: Duration) {
-        let Some(rec) = self.record.containers.get(name).cloned() else { return };
+        let Some(rec) = self.record.containers.get(name).cloned() else {
+            return;
+        };
         if rec.finished.is_some() {
             return;
         }
@@ -892,7 +1058,12 @@ impl Worker {
                 .map(|(k, _)| k.clone())
                 .unwrap_or_default();
             if !grace.is_zero() || self.pod.metadata.deletion_timestamp.is_some() {
-                self.event(Some(&name), NORMAL, "Killing", format!("Stopping container {name}"));
+                self.event(
+                    Some(&name),
+                    NORMAL,
+                    "Killing",
+                    format!("Stopping container {name}"),
+                );
             }
             let runtime = self.ctx.runtime.clone();
             let id = r.id.clone();
@@ -906,7 +1077,11 @@ impl Worker {
         self.refresh_live().await;
         self.release_sandbox().await;
         let _ = std::fs::remove_dir_all(&self.pod_dir);
-        let _ = std::fs::remove_dir_all(self.ctx.pod_log_dir(&self.record.namespace, &self.record.name, &self.uid));
+        let _ = std::fs::remove_dir_all(self.ctx.pod_log_dir(
+            &self.record.namespace,
+            &self.record.name,
+            &self.uid,
+        ));
     }
 
     /// Removes the containers (their exits are recorded), the rootfs mounts and the network of a
@@ -952,13 +1127,18 @@ impl Worker {
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.record.namespace);
         let dp = DeleteParams {
             grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
             ..Default::default()
         };
         match api.delete(&self.record.name, &dp).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-            Err(e) => tracing::warn!(pod = %self.record.name, error = %e, "confirming the pod's deletion failed"),
+            Err(e) => {
+                tracing::warn!(pod = %self.record.name, error = %e, "confirming the pod's deletion failed")
+            }
         }
     }
 
@@ -982,14 +1162,20 @@ impl Worker {
         }
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.record.namespace);
         match api
-            .patch_status(&self.record.name, &PatchParams::default(), &Patch::Merge(&json!({ "status": status })))
+            .patch_status(
+                &self.record.name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({ "status": status })),
+            )
             .await
         {
             Ok(p) => {
                 self.pod = Arc::new(p);
                 self.last_status = Some(status);
             }
-            Err(e) => tracing::debug!(pod = %self.record.name, error = %e, "writing the pod status failed"),
+            Err(e) => {
+                tracing::debug!(pod = %self.record.name, error = %e, "writing the pod status failed")
+            }
         }
     }
 }
@@ -997,8 +1183,12 @@ impl Worker {
 /// cgroup settings from the container's requests and limits.
 fn resources(c: &Container) -> runtime::Resources {
     let r = c.resources.as_ref();
-    let get = |list: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>, name: &str| {
-        list.and_then(|l| l.get(name)).and_then(|q| Quantity::parse(&q.0).ok())
+    let get = |list: Option<
+        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >,
+               name: &str| {
+        list.and_then(|l| l.get(name))
+            .and_then(|q| Quantity::parse(&q.0).ok())
     };
     let limits = r.and_then(|r| r.limits.as_ref());
     let requests = r.and_then(|r| r.requests.as_ref());
@@ -1007,8 +1197,12 @@ fn resources(c: &Container) -> runtime::Resources {
     let cpu_limit = get(limits, "cpu");
     let mem_limit = get(limits, "memory");
     runtime::Resources {
-        cpu_shares: Some(runtime::milli_cpu_to_shares(cpu_request.map(|q| q.milli_value()).unwrap_or(0))),
-        cpu_quota: cpu_limit.as_ref().and_then(|q| runtime::milli_cpu_to_quota(q.milli_value())),
+        cpu_shares: Some(runtime::milli_cpu_to_shares(
+            cpu_request.map(|q| q.milli_value()).unwrap_or(0),
+        )),
+        cpu_quota: cpu_limit
+            .as_ref()
+            .and_then(|q| runtime::milli_cpu_to_quota(q.milli_value())),
         cpu_period: cpu_limit.map(|_| runtime::CPU_PERIOD),
         memory_limit: mem_limit.map(|q| q.value()).filter(|v| *v > 0),
     }

@@ -34,7 +34,9 @@ impl PodManager {
     }
 
     fn dispatch(&mut self, pod: Pod) {
-        let Some(uid) = pod.metadata.uid.clone() else { return };
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         self.ctx
@@ -59,7 +61,9 @@ impl PodManager {
     }
 
     fn gone(&mut self, pod: &Pod) {
-        let Some(uid) = pod.metadata.uid.as_deref() else { return };
+        let Some(uid) = pod.metadata.uid.as_deref() else {
+            return;
+        };
         if let Some(tx) = self.workers.get(uid) {
             let _ = tx.send(PodUpdate::Gone);
         }
@@ -135,8 +139,11 @@ impl PodManager {
                 match api.list(&ListParams::default().fields(&selector)).await {
                     Ok(list) => {
                         rv = list.metadata.resource_version.clone();
-                        let uids: HashSet<String> =
-                            list.items.iter().filter_map(|p| p.metadata.uid.clone()).collect();
+                        let uids: HashSet<String> = list
+                            .items
+                            .iter()
+                            .filter_map(|p| p.metadata.uid.clone())
+                            .collect();
                         let stale: Vec<String> = self
                             .workers
                             .keys()

@@ -36,7 +36,10 @@ impl http_body::Body for Body {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
@@ -47,7 +50,8 @@ impl http_body::Body for Body {
 fn text(code: StatusCode, msg: impl Into<String>) -> Response<Body> {
     let mut r = Response::new(Body::Full(Some(Bytes::from(msg.into()))));
     *r.status_mut() = code;
-    r.headers_mut().insert("content-type", http::HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert("content-type", http::HeaderValue::from_static("text/plain"));
     r
 }
 
@@ -58,7 +62,11 @@ fn query(uri: &http::Uri) -> HashMap<String, String> {
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (dec(k), dec(v))
         })
         .collect()
@@ -71,7 +79,12 @@ fn log_files(dir: &Path) -> Vec<(i32, PathBuf)> {
         .flatten()
         .flatten()
         .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().strip_suffix(".log")?.parse().ok()?;
+            let n = e
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".log")?
+                .parse()
+                .ok()?;
             Some((n, e.path()))
         })
         .collect();
@@ -79,7 +92,13 @@ fn log_files(dir: &Path) -> Vec<(i32, PathBuf)> {
     files
 }
 
-async fn container_logs(ctx: Arc<PodContext>, ns: &str, pod: &str, container: &str, q: HashMap<String, String>) -> Response<Body> {
+async fn container_logs(
+    ctx: Arc<PodContext>,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    q: HashMap<String, String>,
+) -> Response<Body> {
     let uid = ctx
         .pods_by_name
         .lock()
@@ -87,21 +106,32 @@ async fn container_logs(ctx: Arc<PodContext>, ns: &str, pod: &str, container: &s
         .get(&(ns.to_string(), pod.to_string()))
         .cloned();
     let Some(uid) = uid else {
-        return text(StatusCode::NOT_FOUND, format!("pod \"{pod}\" not found on this node"));
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("pod \"{pod}\" not found on this node"),
+        );
     };
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
     let previous = flag("previous");
     let files = log_files(&ctx.pod_log_dir(ns, pod, &uid).join(container));
     let record = PodRecord::load(&ctx.pod_dir(&uid));
-    let current = record.as_ref().and_then(|r| r.containers.get(container)).cloned();
+    let current = record
+        .as_ref()
+        .and_then(|r| r.containers.get(container))
+        .cloned();
     let path = if previous {
-        let cur = current.as_ref().map(|c| c.restart_count).unwrap_or(i32::MAX);
+        let cur = current
+            .as_ref()
+            .map(|c| c.restart_count)
+            .unwrap_or(i32::MAX);
         match files.iter().rev().find(|(n, _)| *n < cur) {
             Some((_, p)) => p.clone(),
             None => {
                 return text(
                     StatusCode::BAD_REQUEST,
-                    format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
+                    format!(
+                        "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+                    ),
                 )
             }
         }
@@ -126,7 +156,10 @@ async fn container_logs(ctx: Arc<PodContext>, ns: &str, pod: &str, container: &s
                 .map(|s| Utc::now() - chrono::Duration::seconds(s))
         });
     let opts = LogOptions {
-        tail: q.get("tailLines").and_then(|v| v.parse::<i64>().ok()).map(|n| n.max(0) as usize),
+        tail: q
+            .get("tailLines")
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|n| n.max(0) as usize),
         timestamps: flag("timestamps"),
         limit_bytes: q.get("limitBytes").and_then(|v| v.parse().ok()),
         since,
@@ -167,11 +200,15 @@ async fn container_logs(ctx: Arc<PodContext>, ns: &str, pod: &str, container: &s
         }
     });
     let mut r = Response::new(Body::Stream(rx));
-    r.headers_mut().insert("content-type", http::HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert("content-type", http::HeaderValue::from_static("text/plain"));
     r
 }
 
-async fn handle(ctx: Arc<PodContext>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    ctx: Arc<PodContext>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     if req.method() != http::Method::GET {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
@@ -181,7 +218,9 @@ async fn handle(ctx: Arc<PodContext>, req: Request<hyper::body::Incoming>) -> Re
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["containerLogs", ns, pod, container] => Ok(container_logs(ctx, ns, pod, container, query(req.uri())).await),
+        ["containerLogs", ns, pod, container] => {
+            Ok(container_logs(ctx, ns, pod, container, query(req.uri())).await)
+        }
         _ => Ok(text(StatusCode::NOT_FOUND, "404 page not found")),
     }
 }
@@ -206,13 +245,18 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             match acceptor {
                 None => {
-                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
                 }
                 Some(acceptor) => {
-                    let accepted = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                    let accepted =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await;
                     let stream = match accepted {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
@@ -221,7 +265,9 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
                 }
             }
         });

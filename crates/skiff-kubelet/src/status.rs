@@ -14,8 +14,13 @@ use crate::state::{ContainerRecord, PodRecord, Terminated};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Live {
     /// Not created yet, or between instances: the waiting reason and message.
-    Waiting { reason: String, message: Option<String> },
-    Running { started_at: DateTime<Utc> },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: DateTime<Utc>,
+    },
     Terminated(Terminated),
 }
 
@@ -53,7 +58,11 @@ fn container_status(
     default_waiting: &str,
 ) -> Value {
     let (state, ready, started) = match live {
-        Some(Live::Running { started_at }) => (json!({"running": {"startedAt": ts(started_at)}}), true, true),
+        Some(Live::Running { started_at }) => (
+            json!({"running": {"startedAt": ts(started_at)}}),
+            true,
+            true,
+        ),
         Some(Live::Terminated(t)) => (json!({"terminated": terminated_json(t)}), false, false),
         Some(Live::Waiting { reason, message }) => {
             let mut w = json!({"reason": reason});
@@ -62,7 +71,11 @@ fn container_status(
             }
             (json!({ "waiting": w }), false, false)
         }
-        None => (json!({"waiting": {"reason": default_waiting}}), false, false),
+        None => (
+            json!({"waiting": {"reason": default_waiting}}),
+            false,
+            false,
+        ),
     };
     let mut o = json!({
         "name": c.name,
@@ -216,7 +229,8 @@ fn condition(
             .unwrap_or_else(|| ts(now)),
         _ => ts(now),
     };
-    let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+    let mut c =
+        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
@@ -232,7 +246,11 @@ pub fn pod_status(i: &Inputs<'_>) -> Value {
     let spec = pod.spec.clone().unwrap_or_default();
     let phase = phase(pod, i.record, i.live);
     let init_done = initialized(pod, i.live);
-    let app_default = if init_done { "ContainerCreating" } else { "PodInitializing" };
+    let app_default = if init_done {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
     let statuses: Vec<Value> = spec
         .containers
         .iter()
@@ -284,7 +302,10 @@ pub fn pod_status(i: &Inputs<'_>) -> Value {
     } else {
         (
             Some("ContainersNotReady"),
-            Some(format!("containers with unready status: [{}]", unready.join(" "))),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
         )
     };
     let (init_reason, init_msg) = if incomplete.is_empty() {
@@ -299,10 +320,31 @@ pub fn pod_status(i: &Inputs<'_>) -> Value {
         )
     };
     let mut conditions = vec![
-        condition(pod, "PodReadyToStartContainers", sandbox, None, None, &i.now),
-        condition(pod, "Initialized", incomplete.is_empty(), init_reason, init_msg, &i.now),
+        condition(
+            pod,
+            "PodReadyToStartContainers",
+            sandbox,
+            None,
+            None,
+            &i.now,
+        ),
+        condition(
+            pod,
+            "Initialized",
+            incomplete.is_empty(),
+            init_reason,
+            init_msg,
+            &i.now,
+        ),
         condition(pod, "Ready", ready, ready_reason, ready_msg.clone(), &i.now),
-        condition(pod, "ContainersReady", ready, ready_reason, ready_msg, &i.now),
+        condition(
+            pod,
+            "ContainersReady",
+            ready,
+            ready_reason,
+            ready_msg,
+            &i.now,
+        ),
     ];
     // The scheduler's condition stays as it wrote it.
     if let Some(c) = pod
@@ -359,7 +401,11 @@ mod tests {
         Live::Terminated(Terminated {
             exit_code: code,
             signal: None,
-            reason: if code == 0 { "Completed".into() } else { "Error".into() },
+            reason: if code == 0 {
+                "Completed".into()
+            } else {
+                "Error".into()
+            },
             message: None,
             started_at: Some(Utc::now()),
             finished_at: Utc::now(),
@@ -369,23 +415,44 @@ mod tests {
 
     #[test]
     fn qos_classes() {
-        let p = |res: Value| pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "resources": res}]}}));
+        let p = |res: Value| {
+            pod(
+                json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "resources": res}]}}),
+            )
+        };
         assert_eq!(qos_class(&p(json!({}))), "BestEffort");
-        assert_eq!(qos_class(&p(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
         assert_eq!(
-            qos_class(&p(json!({"requests": {"cpu": "1000m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}))),
+            qos_class(&p(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
             "Guaranteed"
         );
-        assert_eq!(qos_class(&p(json!({"requests": {"cpu": "100m"}}))), "Burstable");
+        assert_eq!(
+            qos_class(&p(
+                json!({"requests": {"cpu": "1000m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+            )),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&p(json!({"requests": {"cpu": "100m"}}))),
+            "Burstable"
+        );
     }
 
     #[test]
     fn phases_follow_restart_policy() {
-        let p = |policy: &str| pod(json!({"metadata": {"name": "p"}, "spec": {"restartPolicy": policy, "containers": [{"name": "a"}, {"name": "b"}]}}));
+        let p = |policy: &str| {
+            pod(
+                json!({"metadata": {"name": "p"}, "spec": {"restartPolicy": policy, "containers": [{"name": "a"}, {"name": "b"}]}}),
+            )
+        };
         let rec = PodRecord::default();
         let mut live = BTreeMap::new();
         assert_eq!(phase(&p("Always"), &rec, &live), "Pending");
-        live.insert("a".to_string(), Live::Running { started_at: Utc::now() });
+        live.insert(
+            "a".to_string(),
+            Live::Running {
+                started_at: Utc::now(),
+            },
+        );
         live.insert("b".to_string(), term(0));
         assert_eq!(phase(&p("Never"), &rec, &live), "Running");
         live.insert("a".to_string(), term(0));
@@ -398,23 +465,60 @@ mod tests {
 
     #[test]
     fn status_reports_ready_and_waiting() {
-        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "busybox"}]},
-            "status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}}));
-        let mut rec = PodRecord { start_time: Some(Utc::now()), ..Default::default() };
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "busybox"}]},
+            "status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}}),
+        );
+        let mut rec = PodRecord {
+            start_time: Some(Utc::now()),
+            ..Default::default()
+        };
         let mut live = BTreeMap::new();
-        let s = pod_status(&Inputs { pod: &p, record: &rec, live: &live, host_ip: "10.0.0.1", now: Utc::now() });
+        let s = pod_status(&Inputs {
+            pod: &p,
+            record: &rec,
+            live: &live,
+            host_ip: "10.0.0.1",
+            now: Utc::now(),
+        });
         assert_eq!(s["phase"], "Pending");
-        assert_eq!(s["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
-        assert_eq!(s["conditions"][2]["message"], "containers with unready status: [a]");
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        assert_eq!(
+            s["conditions"][2]["message"],
+            "containers with unready status: [a]"
+        );
         assert_eq!(s["conditions"][4]["type"], "PodScheduled");
-        rec.sandbox = Some(crate::state::SandboxRecord { netns: "/n".into(), ipcns: None, ips: vec!["10.42.0.9".into()], created_at: Utc::now() });
-        live.insert("a".into(), Live::Running { started_at: Utc::now() });
-        let s = pod_status(&Inputs { pod: &p, record: &rec, live: &live, host_ip: "10.0.0.1", now: Utc::now() });
+        rec.sandbox = Some(crate::state::SandboxRecord {
+            netns: "/n".into(),
+            ipcns: None,
+            ips: vec!["10.42.0.9".into()],
+            created_at: Utc::now(),
+        });
+        live.insert(
+            "a".into(),
+            Live::Running {
+                started_at: Utc::now(),
+            },
+        );
+        let s = pod_status(&Inputs {
+            pod: &p,
+            record: &rec,
+            live: &live,
+            host_ip: "10.0.0.1",
+            now: Utc::now(),
+        });
         assert_eq!(s["phase"], "Running");
         assert_eq!(s["podIP"], "10.42.0.9");
         assert_eq!(s["conditions"][2]["status"], "True");
         assert_eq!(s["containerStatuses"][0]["ready"], true);
-        let parsed: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "status": s})).unwrap();
-        assert_eq!(parsed.status.unwrap().qos_class.as_deref(), Some("BestEffort"));
+        let parsed: Pod =
+            serde_json::from_value(json!({"metadata": {"name": "p"}, "status": s})).unwrap();
+        assert_eq!(
+            parsed.status.unwrap().qos_class.as_deref(),
+            Some("BestEffort")
+        );
     }
 }

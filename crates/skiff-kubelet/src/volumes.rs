@@ -75,7 +75,11 @@ fn write_items(
                         it.key
                     )));
                 }
-                v.push((it.key.clone(), it.path.clone(), it.mode.unwrap_or(default_mode)));
+                v.push((
+                    it.key.clone(),
+                    it.path.clone(),
+                    it.mode.unwrap_or(default_mode),
+                ));
             }
             v
         }
@@ -86,15 +90,20 @@ fn write_items(
     };
     for (key, path, mode) in entries {
         if !safe_relative(&path) {
-            return Err(VolumeError(format!("invalid path {path:?} in {kind} volume {name}")));
+            return Err(VolumeError(format!(
+                "invalid path {path:?} in {kind} volume {name}"
+            )));
         }
         let target = tmp.join(&path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
         std::fs::write(&target, &data[&key]).map_err(err)?;
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode as u32 & 0o7777))
-            .map_err(err)?;
+        std::fs::set_permissions(
+            &target,
+            std::fs::Permissions::from_mode(mode as u32 & 0o7777),
+        )
+        .map_err(err)?;
     }
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&tmp, dir).map_err(err)?;
@@ -111,7 +120,10 @@ pub fn prepare(
     let mut out = BTreeMap::new();
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        out.insert(v.name.clone(), prepare_one(v, ns, pod_dir, config_maps, secrets)?);
+        out.insert(
+            v.name.clone(),
+            prepare_one(v, ns, pod_dir, config_maps, secrets)?,
+        );
     }
     Ok(out)
 }
@@ -125,21 +137,32 @@ fn prepare_one(
 ) -> Result<HostVolume, VolumeError> {
     let io = |e: std::io::Error| VolumeError(format!("volume {}: {e}", v.name));
     if v.empty_dir.is_some() {
-        let path = pod_dir.join("volumes/kubernetes.io~empty-dir").join(&v.name);
+        let path = pod_dir
+            .join("volumes/kubernetes.io~empty-dir")
+            .join(&v.name);
         std::fs::create_dir_all(&path).map_err(io)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
-        return Ok(HostVolume { path, force_read_only: false });
+        return Ok(HostVolume {
+            path,
+            force_read_only: false,
+        });
     }
     if let Some(hp) = &v.host_path {
         let path = PathBuf::from(&hp.path);
         let kind = hp.type_.as_deref().unwrap_or("");
         let meta = std::fs::metadata(&path);
-        let fail = |what: &str| Err(VolumeError(format!("hostPath type check failed: {} is not a {what}", hp.path)));
+        let fail = |what: &str| {
+            Err(VolumeError(format!(
+                "hostPath type check failed: {} is not a {what}",
+                hp.path
+            )))
+        };
         match kind {
             "DirectoryOrCreate" => {
                 if meta.is_err() {
                     std::fs::create_dir_all(&path).map_err(io)?;
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                        .map_err(io)?;
                 }
             }
             "Directory" => {
@@ -167,34 +190,69 @@ fn prepare_one(
             }
             _ => {}
         }
-        return Ok(HostVolume { path, force_read_only: false });
+        return Ok(HostVolume {
+            path,
+            force_read_only: false,
+        });
     }
     if let Some(cm) = &v.config_map {
-        let path = pod_dir.join("volumes/kubernetes.io~configmap").join(&v.name);
+        let path = pod_dir
+            .join("volumes/kubernetes.io~configmap")
+            .join(&v.name);
         let data: BTreeMap<String, Vec<u8>> = match config_maps.get(&cm.name) {
             Some(obj) => obj
                 .data
                 .iter()
                 .flatten()
                 .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                .chain(obj.binary_data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())))
+                .chain(
+                    obj.binary_data
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.0.clone())),
+                )
                 .collect(),
             None if cm.optional == Some(true) => BTreeMap::new(),
             None => return Err(VolumeError(format!("configmap \"{}\" not found", cm.name))),
         };
-        write_items(&path, &data, cm.items.as_ref(), cm.default_mode.unwrap_or(0o644), "configmap", &v.name)?;
-        return Ok(HostVolume { path, force_read_only: true });
+        write_items(
+            &path,
+            &data,
+            cm.items.as_ref(),
+            cm.default_mode.unwrap_or(0o644),
+            "configmap",
+            &v.name,
+        )?;
+        return Ok(HostVolume {
+            path,
+            force_read_only: true,
+        });
     }
     if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         let path = pod_dir.join("volumes/kubernetes.io~secret").join(&v.name);
         let data: BTreeMap<String, Vec<u8>> = match secrets.get(&name) {
-            Some(obj) => obj.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            Some(obj) => obj
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
             None if s.optional == Some(true) => BTreeMap::new(),
             None => return Err(VolumeError(format!("secret \"{name}\" not found"))),
         };
-        write_items(&path, &data, s.items.as_ref(), s.default_mode.unwrap_or(0o644), "secret", &v.name)?;
-        return Ok(HostVolume { path, force_read_only: true });
+        write_items(
+            &path,
+            &data,
+            s.items.as_ref(),
+            s.default_mode.unwrap_or(0o644),
+            "secret",
+            &v.name,
+        )?;
+        return Ok(HostVolume {
+            path,
+            force_read_only: true,
+        });
     }
     Err(VolumeError(format!(
         "volume {} in namespace {ns}: this volume type is not supported by Skiff's node agent (supported: emptyDir, hostPath, configMap, secret)",
@@ -253,17 +311,28 @@ mod tests {
                 {"name": "h", "hostPath": {"path": host.to_str().unwrap(), "type": "DirectoryOrCreate"}},
             ]}})).unwrap();
         let mut cms = BTreeMap::new();
-        cms.insert("cm".to_string(), serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"a": "A", "b": "B"}})).unwrap());
+        cms.insert(
+            "cm".to_string(),
+            serde_json::from_value(
+                json!({"metadata": {"name": "cm"}, "data": {"a": "A", "b": "B"}}),
+            )
+            .unwrap(),
+        );
         let vols = prepare(&pod, dir.path(), &cms, &BTreeMap::new()).unwrap();
         assert!(vols["scratch"].path.is_dir());
-        assert_eq!(std::fs::read_to_string(vols["cfg"].path.join("sub/a.txt")).unwrap(), "A");
+        assert_eq!(
+            std::fs::read_to_string(vols["cfg"].path.join("sub/a.txt")).unwrap(),
+            "A"
+        );
         assert!(!vols["cfg"].path.join("b").exists());
         assert!(host.is_dir());
         let mounts = container_mounts(&pod.spec.as_ref().unwrap().containers[0], &vols).unwrap();
         assert_eq!(mounts.len(), 3);
         assert!(mounts[1].read_only && mounts[2].read_only && !mounts[0].read_only);
         assert_eq!(
-            prepare(&pod, dir.path(), &BTreeMap::new(), &BTreeMap::new()).unwrap_err().0,
+            prepare(&pod, dir.path(), &BTreeMap::new(), &BTreeMap::new())
+                .unwrap_err()
+                .0,
             "configmap \"cm\" not found"
         );
     }

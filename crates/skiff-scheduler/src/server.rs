@@ -40,7 +40,7 @@ use crate::schedule_one::{
 };
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, EventSource, Namespace, Node, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{json, Value};
@@ -960,6 +960,8 @@ fn event_for(pod: &Pod, type_: &str, reason: &str, action: &str, message: &str) 
         reporting_instance: Some(COMPONENT.into()),
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
+        // Microseconds, as upstream's events.k8s.io recorder writes (and `skiff trace` reads).
+        event_time: Some(MicroTime(now)),
         count: Some(1),
         ..Default::default()
     }

@@ -197,9 +197,7 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -271,7 +269,15 @@ pub async fn join(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
         .with_no_client_auth();
-    let (status, ca) = https(&uri, unverified, http::Method::GET, "/cacerts", None, Vec::new()).await?;
+    let (status, ca) = https(
+        &uri,
+        unverified,
+        http::Method::GET,
+        "/cacerts",
+        None,
+        Vec::new(),
+    )
+    .await?;
     if !status.is_success() {
         bail!("GET /cacerts on {server}: {status}");
     }

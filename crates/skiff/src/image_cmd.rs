@@ -53,8 +53,8 @@ enum ImageCommand {
     #[command(visible_alias = "rmi")]
     Rm {
         /// Names (`busybox:1`) or image IDs (`sha256:<hex>` or a unique prefix of the hex).
-        #[arg(required = true)]
-        images: Vec<String>,
+        #[arg(required = true, value_name = "IMAGE")]
+        names: Vec<String>,
     },
     /// Pack a directory into a one-layer image (deterministic: same directory, same image ID).
     Build {
@@ -64,9 +64,10 @@ enum ImageCommand {
         /// The image's name, `name:tag`.
         #[arg(long)]
         tag: String,
-        /// Cmd: a JSON array (`["sh","-c","echo hi"]`) or words separated by spaces.
-        #[arg(long, allow_hyphen_values = true)]
-        cmd: Option<String>,
+        /// Cmd; takes the rest of the command line, so put it last: `--cmd sh -c 'echo hi'`. A
+        /// single value is a JSON array (`'["sleep","3600"]'`) or words separated by spaces.
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        cmd: Vec<String>,
         /// Entrypoint: a JSON array or words separated by spaces.
         #[arg(long, allow_hyphen_values = true)]
         entrypoint: Option<String>,
@@ -142,12 +143,10 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
             user,
         } => {
             let mut opts = BuildOptions::new(&tag);
-            opts.cmd = cmd
-                .as_deref()
-                .map(parse_command)
-                .transpose()
-                .map_err(anyhow::Error::msg)?
-                .unwrap_or_default();
+            opts.cmd = match cmd.as_slice() {
+                [one] => parse_command(one).map_err(anyhow::Error::msg)?,
+                argv => argv.to_vec(),
+            };
             opts.entrypoint = entrypoint
                 .as_deref()
                 .map(parse_command)
@@ -222,10 +221,10 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
             print_table(&rows);
             Ok(())
         }
-        ImageCommand::Rm { images } => {
+        ImageCommand::Rm { names } => {
             let store = open(false)?;
             let mut failed = false;
-            for name in images {
+            for name in names {
                 let Some(record) = resolve(&store, &name) else {
                     eprintln!("no such image: {name}");
                     failed = true;

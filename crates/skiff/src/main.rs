@@ -186,31 +186,26 @@ fn init_logging(verbosity: u8) {
 /// mimalloc's `purge_delay` option (see mimalloc.h; the -sys crate names no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// mimalloc's `allow_thp` option (mimalloc.h, v2; the -sys crate names no constant for it).
-const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 37;
-
 /// Returns freed memory to the OS at once rather than after mimalloc's default 10 ms delay: with the
 /// delay, the memory of a large LIST response stays resident (bench/README.md measured 152 MiB instead of
 /// 133 MiB after listing 10,000 pods), at no cost in create throughput.
-///
-/// And asks for no transparent huge pages: mimalloc otherwise `madvise`s its arenas `MADV_HUGEPAGE`,
-/// so a mostly idle process holds whole 2 MiB pages (measured: 10 of an idle agent's 27 MiB of
-/// anonymous memory, 6 of a container shim's 7 MiB, 20 of an idle server's 24 MiB). Set after
-/// mimalloc's init, it only stops the `madvise` (no `PR_SET_THP_DISABLE`, which containers would
-/// inherit).
+
 #[allow(unsafe_code)]
 fn tune_allocator() {
     // SAFETY: setting an allocator option is a plain store into mimalloc's option table; it is valid at
     // any time, and this runs first thing in main, before any thread is started.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
-    }
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
 fn main() -> anyhow::Result<()> {
-    // The shim runs before anything else: no async runtime, no logging setup of ours.
+    // No transparent huge pages for Skiff's own processes: mimalloc `madvise`s its arena
+    // `MADV_HUGEPAGE`, so a mostly idle process would hold whole 2 MiB pages (measured: 10 of an
+    // idle agent's 27 MiB of anonymous memory, 6 of a container shim's 7 MiB). The flag is
+    // inherited by children: shims (which lift it while forking a container, see
+    // `skiff_kubelet::runtime::shim`), CNI plugins and runc.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     tune_allocator();
+    // The shim runs before anything else: no async runtime, no logging setup of ours.
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("shim") {
         std::process::exit(skiff_kubelet::runtime::shim_main(args[2..].to_vec()));

@@ -14,8 +14,8 @@
 
 use anyhow::{bail, Context};
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, SerialNumber,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -103,7 +103,8 @@ impl Ca {
                 .with_context(|| format!("reading {}", crt.display()))?;
             let key_pem = std::fs::read_to_string(&key)
                 .with_context(|| format!("reading {}", key.display()))?;
-            let kp = KeyPair::from_pem(&key_pem).with_context(|| format!("parsing {}", key.display()))?;
+            let kp = KeyPair::from_pem(&key_pem)
+                .with_context(|| format!("parsing {}", key.display()))?;
             let issuer = Issuer::from_ca_cert_pem(&cert_pem, kp)
                 .with_context(|| format!("parsing {}", crt.display()))?;
             return Ok((Ca { cert_pem, issuer }, false));
@@ -145,12 +146,17 @@ impl Ca {
             })
             .collect::<Result<_, _>>()
             .context("certificate names")?;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         if leaf.client {
-            p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+            p.extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ClientAuth);
         }
         if leaf.server {
-            p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+            p.extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
         }
         p.use_authority_key_identifier_extension = true;
         let cert = p
@@ -352,7 +358,11 @@ fn load_pair(dir: &Path, name: &str) -> Option<Pair> {
 
 fn save_pair(dir: &Path, name: &str, pair: &Pair) -> anyhow::Result<()> {
     write_secret(&dir.join(format!("{name}.key")), pair.key.as_bytes())?;
-    write_file(&dir.join(format!("{name}.crt")), pair.cert.as_bytes(), 0o644)
+    write_file(
+        &dir.join(format!("{name}.crt")),
+        pair.cert.as_bytes(),
+        0o644,
+    )
 }
 
 impl ServerPki {
@@ -362,16 +372,17 @@ impl ServerPki {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let (ca, fresh) = Ca::load_or_create(&dir)?;
         let names = serving_names(listen);
-        let mut leaf = |file: &str, leaf: Leaf<'_>, fits: &dyn Fn(&Pair) -> bool| -> anyhow::Result<Pair> {
-            if !fresh {
-                if let Some(p) = load_pair(&dir, file).filter(|p| fits(p)) {
-                    return Ok(p);
+        let leaf =
+            |file: &str, leaf: Leaf<'_>, fits: &dyn Fn(&Pair) -> bool| -> anyhow::Result<Pair> {
+                if !fresh {
+                    if let Some(p) = load_pair(&dir, file).filter(|p| fits(p)) {
+                        return Ok(p);
+                    }
                 }
-            }
-            let p = ca.sign(leaf)?;
-            save_pair(&dir, file, &p)?;
-            Ok(p)
-        };
+                let p = ca.sign(leaf)?;
+                save_pair(&dir, file, &p)?;
+                Ok(p)
+            };
         let serving = leaf(
             "server",
             Leaf {
@@ -501,7 +512,9 @@ impl rustls::server::danger::ClientCertVerifier for OnlyCommonName {
         self.inner
             .verify_client_cert(end_entity, intermediates, now)?;
         match skiff_apiserver::User::from_certificate(end_entity) {
-            Some(u) if u.name == self.cn => Ok(rustls::server::danger::ClientCertVerified::assertion()),
+            Some(u) if u.name == self.cn => {
+                Ok(rustls::server::danger::ClientCertVerified::assertion())
+            }
             _ => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
             )),
@@ -641,23 +654,43 @@ mod tests {
         assert_eq!(a.serving.cert, b.serving.cert);
         assert_eq!(a.token, b.token);
         use std::os::unix::fs::PermissionsExt;
-        for f in ["tls/ca.key", "tls/server.key", "tls/admin.key", "tls/kubelet-client.key", "token"] {
-            let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+        for f in [
+            "tls/ca.key",
+            "tls/server.key",
+            "tls/admin.key",
+            "tls/kubelet-client.key",
+            "token",
+        ] {
+            let mode = std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
         let names = cert_names(&a.serving.cert).unwrap();
-        for n in ["localhost", "127.0.0.1", "kubernetes.default.svc.cluster.local", "10.43.0.1"] {
+        for n in [
+            "localhost",
+            "127.0.0.1",
+            "kubernetes.default.svc.cluster.local",
+            "10.43.0.1",
+        ] {
             assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
         }
         let user = skiff_apiserver::User::from_certificate(
             &CertificateDer::from_pem_slice(a.admin.cert.as_bytes()).unwrap(),
         )
         .unwrap();
-        assert_eq!(user, skiff_apiserver::User::new("system:admin", &["system:masters"]));
+        assert_eq!(
+            user,
+            skiff_apiserver::User::new("system:admin", &["system:masters"])
+        );
         // Another listen address: a new serving certificate from the same CA.
         let c = ServerPki::load_or_create(dir.path(), "127.0.0.2:6443".parse().unwrap()).unwrap();
         assert_eq!(a.ca.cert_pem, c.ca.cert_pem);
-        assert!(cert_names(&c.serving.cert).unwrap().iter().any(|n| n == "127.0.0.2"));
+        assert!(cert_names(&c.serving.cert)
+            .unwrap()
+            .iter()
+            .any(|n| n == "127.0.0.2"));
         apiserver_tls(&c).unwrap();
         let (client, serving) = c.ca.node("n1", &["10.0.0.5".parse().unwrap()]).unwrap();
         kubelet_tls(&c.ca.cert_pem, &serving).unwrap();

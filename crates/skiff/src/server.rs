@@ -35,7 +35,10 @@ pub struct RunningServer {
     /// The certificates and join token (`None` with `--plain-http`).
     pub pki: Option<Arc<pki::ServerPki>>,
     api: skiff_apiserver::Running,
-    scheduler: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    scheduler: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// Starts the API server, writes the admin kubeconfig, starts the scheduler.
@@ -137,7 +140,8 @@ fn security(
 ) -> anyhow::Result<skiff_apiserver::Security> {
     let mut tokens = match token_auth_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             skiff_apiserver::auth::parse_token_file(&text)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("parsing {}", p.display()))?
@@ -154,7 +158,10 @@ fn security(
     tokens.insert(pki.token.to_string(), bootstrap);
     Ok(skiff_apiserver::Security {
         tls: Arc::new(pki::apiserver_tls(pki)?),
-        kubelet_client: Arc::new(pki::client_tls(&pki.ca.cert_pem, Some(&pki.kubelet_client))?),
+        kubelet_client: Arc::new(pki::client_tls(
+            &pki.ca.cert_pem,
+            Some(&pki.kubelet_client),
+        )?),
         ca_pem: bytes::Bytes::from(pki.ca.cert_pem.clone()),
         tokens,
         issuer: pki.ca.clone(),
@@ -170,10 +177,16 @@ fn server_url(addr: SocketAddr, tls: bool) -> String {
     format!("{}://{host}", if tls { "https" } else { "http" })
 }
 
-fn write_kubeconfig(data_dir: &Path, url: &str, pki: Option<&pki::ServerPki>) -> anyhow::Result<PathBuf> {
+fn write_kubeconfig(
+    data_dir: &Path,
+    url: &str,
+    pki: Option<&pki::ServerPki>,
+) -> anyhow::Result<PathBuf> {
     let path = data_dir.join("admin.kubeconfig");
     let text = match pki {
-        Some(pki) => kubeconfig::with_certificates(url, "skiff-admin", &pki.ca.cert_pem, &pki.admin),
+        Some(pki) => {
+            kubeconfig::with_certificates(url, "skiff-admin", &pki.ca.cert_pem, &pki.admin)
+        }
         None => kubeconfig::admin(url),
     };
     pki::write_secret(&path, text.as_bytes())?;

@@ -29,12 +29,18 @@ struct Step {
 
 fn event_at(e: &Event) -> Option<At> {
     if let Some(t) = &e.event_time {
-        return Some(At { t: t.0, precise: true });
+        return Some(At {
+            t: t.0,
+            precise: true,
+        });
     }
     e.first_timestamp
         .as_ref()
         .or(e.last_timestamp.as_ref())
-        .map(|t| At { t: t.0, precise: false })
+        .map(|t| At {
+            t: t.0,
+            precise: false,
+        })
 }
 
 fn fmt_at(a: &At) -> String {
@@ -68,9 +74,18 @@ fn report(pod: &Pod, events: &[Event]) -> String {
     let ann = meta.annotations.clone().unwrap_or_default();
     let mut events: Vec<&Event> = events.iter().collect();
     events.sort_by_key(|e| event_at(e).map(|a| a.t));
-    let find = |reason: &str| events.iter().find(|e| e.reason.as_deref() == Some(reason)).copied();
+    let find = |reason: &str| {
+        events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some(reason))
+            .copied()
+    };
     let find_all = |reason: &str| -> Vec<&Event> {
-        events.iter().filter(|e| e.reason.as_deref() == Some(reason)).copied().collect()
+        events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .copied()
+            .collect()
     };
     let cond = |kind: &str| {
         status
@@ -79,7 +94,10 @@ fn report(pod: &Pod, events: &[Event]) -> String {
             .flatten()
             .find(|c| c.type_ == kind && c.status == "True")
             .and_then(|c| c.last_transition_time.as_ref())
-            .map(|t| At { t: t.0, precise: false })
+            .map(|t| At {
+                t: t.0,
+                precise: false,
+            })
     };
     let mut steps: Vec<Step> = Vec::new();
 
@@ -88,25 +106,39 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         .managed_fields
         .iter()
         .flatten()
-        .find(|m| m.operation.as_deref() == Some("Create") || m.operation.as_deref() == Some("Apply"))
+        .find(|m| {
+            m.operation.as_deref() == Some("Create") || m.operation.as_deref() == Some("Apply")
+        })
         .and_then(|m| m.manager.clone())
         .unwrap_or_else(|| "unknown client".into());
     steps.push(Step {
         what: "received and stored by the API server".into(),
-        at: meta.creation_timestamp.as_ref().map(|t| At { t: t.0, precise: false }),
-        detail: format!("by {creator}, resourceVersion {}", meta.resource_version.clone().unwrap_or_default()),
+        at: meta.creation_timestamp.as_ref().map(|t| At {
+            t: t.0,
+            precise: false,
+        }),
+        detail: format!(
+            "by {creator}, resourceVersion {}",
+            meta.resource_version.clone().unwrap_or_default()
+        ),
     });
 
     // 2-4. Scheduler: attempts, filtering, scores.
     let failed = find_all("FailedScheduling");
-    let scheduler = spec.scheduler_name.clone().unwrap_or_else(|| "default-scheduler".into());
+    let scheduler = spec
+        .scheduler_name
+        .clone()
+        .unwrap_or_else(|| "default-scheduler".into());
     steps.push(Step {
         what: format!("picked up by the scheduler ({scheduler})"),
         at: failed.first().and_then(|e| event_at(e)),
         detail: if failed.is_empty() {
             "scheduled at the first attempt".into()
         } else {
-            format!("{} failed attempt(s) first", failed.iter().map(|e| e.count.unwrap_or(1)).sum::<i32>())
+            format!(
+                "{} failed attempt(s) first",
+                failed.iter().map(|e| e.count.unwrap_or(1)).sum::<i32>()
+            )
         },
     });
     let filter: Option<BTreeMap<String, BTreeMap<String, String>>> = ann
@@ -114,7 +146,10 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         .and_then(|v| serde_json::from_str(v).ok());
     let filter_detail = match &filter {
         Some(f) => {
-            let passed = f.values().filter(|plugins| plugins.values().all(|v| v == "passed")).count();
+            let passed = f
+                .values()
+                .filter(|plugins| plugins.values().all(|v| v == "passed"))
+                .count();
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
             for plugins in f.values() {
                 for (plugin, v) in plugins {
@@ -131,38 +166,70 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         }
         None => match failed.last() {
             Some(e) => e.message.clone().unwrap_or_default(),
-            None => "per-node results not recorded (annotate the pod scheduler.skiff.dev/explain=true)".into(),
+            None => {
+                "per-node results not recorded (annotate the pod scheduler.skiff.dev/explain=true)"
+                    .into()
+            }
         },
     };
-    steps.push(Step { what: "nodes filtered".into(), at: None, detail: filter_detail });
+    steps.push(Step {
+        what: "nodes filtered".into(),
+        at: None,
+        detail: filter_detail,
+    });
     let scores: Option<BTreeMap<String, f64>> = ann
         .get("scheduler.skiff.dev/final-score-result")
         .and_then(|v| serde_json::from_str::<BTreeMap<String, Value>>(v).ok())
-        .map(|m| m.into_iter().filter_map(|(k, v)| Some((k, v.as_f64()?))).collect());
+        .map(|m| {
+            m.into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_f64()?)))
+                .collect()
+        });
     let score_detail = match scores {
         Some(s) if !s.is_empty() => {
             let mut v: Vec<(String, f64)> = s.into_iter().collect();
             v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            v.iter().take(3).map(|(n, s)| format!("{n}={s}")).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .take(3)
+                .map(|(n, s)| format!("{n}={s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
         _ => "not recorded".into(),
     };
-    steps.push(Step { what: "nodes scored (top)".into(), at: None, detail: score_detail });
+    steps.push(Step {
+        what: "nodes scored (top)".into(),
+        at: None,
+        detail: score_detail,
+    });
 
     // 5. Bound.
     let node = spec.node_name.clone().unwrap_or_default();
     let scheduled = find("Scheduled");
     steps.push(Step {
         what: "bound".into(),
-        at: scheduled.and_then(event_at).or_else(|| cond("PodScheduled")),
-        detail: if node.is_empty() { "not bound yet".into() } else { format!("to node {node}") },
+        at: scheduled
+            .and_then(event_at)
+            .or_else(|| cond("PodScheduled")),
+        detail: if node.is_empty() {
+            "not bound yet".into()
+        } else {
+            format!("to node {node}")
+        },
     });
 
     // 6. Noticed by the kubelet.
     steps.push(Step {
         what: "noticed by the kubelet".into(),
-        at: status.start_time.as_ref().map(|t| At { t: t.0, precise: false }),
-        detail: if node.is_empty() { String::new() } else { format!("on {node}") },
+        at: status.start_time.as_ref().map(|t| At {
+            t: t.0,
+            precise: false,
+        }),
+        detail: if node.is_empty() {
+            String::new()
+        } else {
+            format!("on {node}")
+        },
     });
 
     // 7. Image pulled.
@@ -173,7 +240,11 @@ fn report(pod: &Pod, events: &[Event]) -> String {
             None => "no image pulled yet".into(),
         }
     } else {
-        pulled.iter().filter_map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")
+        pulled
+            .iter()
+            .filter_map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     steps.push(Step {
         what: "image pulled".into(),
@@ -206,8 +277,12 @@ fn report(pod: &Pod, events: &[Event]) -> String {
                 .as_deref()
                 .is_some_and(|f| f.ends_with(&format!("{{{name}}}")))
         };
-        let created = events.iter().find(|e| e.reason.as_deref() == Some("Created") && field(e));
-        let started = events.iter().find(|e| e.reason.as_deref() == Some("Started") && field(e));
+        let created = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("Created") && field(e));
+        let started = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("Started") && field(e));
         steps.push(Step {
             what: format!("container {name} created"),
             at: created.and_then(|e| event_at(e)),
@@ -224,7 +299,11 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         steps.push(Step {
             what: format!("container {name} started"),
             at: started.and_then(|e| event_at(e)),
-            detail: if restarts > 0 { format!("restarted {restarts} time(s) since") } else { String::new() },
+            detail: if restarts > 0 {
+                format!("restarted {restarts} time(s) since")
+            } else {
+                String::new()
+            },
         });
     }
 
@@ -232,7 +311,11 @@ fn report(pod: &Pod, events: &[Event]) -> String {
     let phase = status.phase.clone().unwrap_or_else(|| "Pending".into());
     steps.push(Step {
         what: "Running".into(),
-        at: if phase == "Running" || phase == "Succeeded" || phase == "Failed" { cond("Ready").or_else(|| cond("ContainersReady")) } else { None },
+        at: if phase == "Running" || phase == "Succeeded" || phase == "Failed" {
+            cond("Ready").or_else(|| cond("ContainersReady"))
+        } else {
+            None
+        },
         detail: format!("phase {phase}"),
     });
 
@@ -245,27 +328,53 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         meta.uid.clone().unwrap_or_default(),
         if node.is_empty() { "<none>" } else { &node },
     );
-    let _ = writeln!(out, "{:>3}  {:<44} {:<14} {:>10}  DETAIL", "#", "STEP", "AT", "TOOK");
+    let _ = writeln!(
+        out,
+        "{:>3}  {:<44} {:<14} {:>10}  DETAIL",
+        "#", "STEP", "AT", "TOOK"
+    );
     let mut prev: Option<At> = None;
     for (i, s) in steps.iter().enumerate() {
         let at = s.at.as_ref().map(fmt_at).unwrap_or_else(|| "-".into());
         let took = match (prev, s.at) {
-            (Some(p), Some(a)) => fmt_took(a.t.as_millisecond() - p.t.as_millisecond(), p.precise && a.precise),
+            (Some(p), Some(a)) => fmt_took(
+                a.t.as_millisecond() - p.t.as_millisecond(),
+                p.precise && a.precise,
+            ),
             _ => String::new(),
         };
-        let _ = writeln!(out, "{:>3}  {:<44} {:<14} {:>10}  {}", i + 1, s.what, at, took, s.detail);
+        let _ = writeln!(
+            out,
+            "{:>3}  {:<44} {:<14} {:>10}  {}",
+            i + 1,
+            s.what,
+            at,
+            took,
+            s.detail
+        );
         if s.at.is_some() {
             prev = s.at;
         }
     }
-    if let (Some(first), Some(last)) = (steps.first().and_then(|s| s.at), steps.iter().rev().find_map(|s| s.at)) {
-        let _ = writeln!(out, "total: {} from creation to the last step (~: second-resolution API timestamps)", fmt_took(last.t.as_millisecond() - first.t.as_millisecond(), false));
+    if let (Some(first), Some(last)) = (
+        steps.first().and_then(|s| s.at),
+        steps.iter().rev().find_map(|s| s.at),
+    ) {
+        let _ = writeln!(
+            out,
+            "total: {} from creation to the last step (~: second-resolution API timestamps)",
+            fmt_took(last.t.as_millisecond() - first.t.as_millisecond(), false)
+        );
     }
     out
 }
 
 /// Runs `skiff trace pod NAME`.
-pub async fn run(kubeconfig: Option<PathBuf>, namespace: Option<String>, name: &str) -> anyhow::Result<()> {
+pub async fn run(
+    kubeconfig: Option<PathBuf>,
+    namespace: Option<String>,
+    name: &str,
+) -> anyhow::Result<()> {
     let kubeconfig = kubeconfig
         .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
@@ -327,19 +436,48 @@ mod tests {
                 "eventTime": t, "involvedObject": {"name": "web", "uid": "u1", "fieldPath": field}})).unwrap()
         };
         let events = vec![
-            ev("Started", "2026-11-27T10:00:01.400000Z", Some("spec.containers{main}"), "Started container main"),
-            ev("Scheduled", "2026-11-27T10:00:00.100000Z", None, "Successfully assigned default/web to a"),
-            ev("Pulled", "2026-11-27T10:00:01.200000Z", Some("spec.containers{main}"), "Container image \"busybox\" already present on machine"),
-            ev("Created", "2026-11-27T10:00:01.300000Z", Some("spec.containers{main}"), "Created container: main"),
+            ev(
+                "Started",
+                "2026-11-27T10:00:01.400000Z",
+                Some("spec.containers{main}"),
+                "Started container main",
+            ),
+            ev(
+                "Scheduled",
+                "2026-11-27T10:00:00.100000Z",
+                None,
+                "Successfully assigned default/web to a",
+            ),
+            ev(
+                "Pulled",
+                "2026-11-27T10:00:01.200000Z",
+                Some("spec.containers{main}"),
+                "Container image \"busybox\" already present on machine",
+            ),
+            ev(
+                "Created",
+                "2026-11-27T10:00:01.300000Z",
+                Some("spec.containers{main}"),
+                "Created container: main",
+            ),
         ];
         let r = report(&pod, &events);
         assert!(r.contains("by kubectl-create"), "{r}");
-        assert!(r.contains("1 of 2 node(s) passed; 1 × NodeResourcesFit: Insufficient cpu"), "{r}");
+        assert!(
+            r.contains("1 of 2 node(s) passed; 1 × NodeResourcesFit: Insufficient cpu"),
+            "{r}"
+        );
         assert!(r.contains("a=150"), "{r}");
         assert!(r.contains("10:00:00.100"), "{r}");
         assert!(r.contains("IP 10.42.0.5"), "{r}");
-        let created = r.lines().position(|l| l.contains("container main created")).unwrap();
-        let started = r.lines().position(|l| l.contains("container main started")).unwrap();
+        let created = r
+            .lines()
+            .position(|l| l.contains("container main created"))
+            .unwrap();
+        let started = r
+            .lines()
+            .position(|l| l.contains("container main started"))
+            .unwrap();
         assert!(created < started);
         assert!(r.lines().nth(started).unwrap().contains("100 ms"), "{r}");
     }

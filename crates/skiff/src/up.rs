@@ -63,7 +63,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
             let client = crate::scheduler::client_for(&creds.kubeconfig_path).await?;
             (client, Some(creds.kubelet_tls()?))
         }
-        None => (crate::scheduler::client_for(&running.kubeconfig).await?, None),
+        None => (
+            crate::scheduler::client_for(&running.kubeconfig).await?,
+            None,
+        ),
     };
     let mut cfg = skiff_kubelet::agent::AgentConfig::new(
         opts.node_name.clone(),
@@ -98,11 +101,18 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
             anyhow::bail!("the node agent stopped");
         }
         if Instant::now() > deadline {
-            anyhow::bail!("node {} did not become Ready within a minute", opts.node_name);
+            anyhow::bail!(
+                "node {} did not become Ready within a minute",
+                opts.node_name
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    eprintln!("  ✓ node agent    node {} Ready ({})", opts.node_name, ms(t));
+    eprintln!(
+        "  ✓ node agent    node {} Ready ({})",
+        opts.node_name,
+        ms(t)
+    );
     eprintln!("skiff up: cluster ready in {}", ms(started));
     println!("export KUBECONFIG={}", running.kubeconfig.display());
 

@@ -115,12 +115,25 @@ fn pod_runs_logs_answers_on_its_ip_and_leaves_nothing_behind() {
 
     // The pod's IP answers on its port from the node, through the agent's bridge.
     let ip = jsonpath(&server, "web", "{.status.podIP}");
-    assert!(ip.starts_with("10.88.1."), "pod IP {ip} outside the node's pod CIDR");
-    let route = Command::new("ip").args(["route", "get", &ip]).output().unwrap();
+    assert!(
+        ip.starts_with("10.88.1."),
+        "pod IP {ip} outside the node's pod CIDR"
+    );
+    let route = Command::new("ip")
+        .args(["route", "get", &ip])
+        .output()
+        .unwrap();
     let route = String::from_utf8_lossy(&route.stdout).into_owned();
-    assert!(route.contains("dev skt-a0"), "the route to {ip} must use the agent's bridge: {route}");
+    assert!(
+        route.contains("dev skt-a0"),
+        "the route to {ip} must use the agent's bridge: {route}"
+    );
     let body = eventually(Duration::from_secs(10), || {
-        let mut s = std::net::TcpStream::connect_timeout(&format!("{ip}:8080").parse().unwrap(), Duration::from_secs(2)).ok()?;
+        let mut s = std::net::TcpStream::connect_timeout(
+            &format!("{ip}:8080").parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
         let mut out = String::new();
@@ -130,7 +143,12 @@ fn pod_runs_logs_answers_on_its_ip_and_leaves_nothing_behind() {
     assert!(body.contains("hello from web"), "{body}");
 
     // Events as upstream.
-    let events = server.ok(&["get", "events", "--field-selector", "involvedObject.name=web"]);
+    let events = server.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web",
+    ]);
     for want in ["Scheduled", "Pulling", "Pulled", "Created", "Started"] {
         assert!(events.contains(want), "no {want} event: {events}");
     }
@@ -138,14 +156,22 @@ fn pod_runs_logs_answers_on_its_ip_and_leaves_nothing_behind() {
     // Delete: the container gets SIGTERM, stops within its grace period, nothing is left.
     let t = Instant::now();
     server.ok(&["delete", "pod", "web", "--timeout=60s"]);
-    assert!(t.elapsed() < Duration::from_secs(10), "deletion took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "deletion took {:?}",
+        t.elapsed()
+    );
     let left = eventually(Duration::from_secs(10), || {
         let left = leftovers(&agent, &uid);
         left.is_empty().then_some(left)
     });
     assert!(left.is_empty());
     let log_dir = agent.data().join("logs").join(format!("default_web_{uid}"));
-    assert!(!log_dir.exists(), "logs of a deleted pod remain: {}", log_dir.display());
+    assert!(
+        !log_dir.exists(),
+        "logs of a deleted pod remain: {}",
+        log_dir.display()
+    );
 }
 
 #[test]
@@ -157,12 +183,19 @@ fn failures_report_upstream_reasons() {
         .layer(busybox_layer().into_tar())
         .layer(
             LayerBuilder::new()
-                .raw(tar::EntryType::Regular, b"../../../../../../tmp/skiff-e2e-evil", None, b"pwned")
+                .raw(
+                    tar::EntryType::Regular,
+                    b"../../../../../../tmp/skiff-e2e-evil",
+                    None,
+                    b"pwned",
+                )
                 .into_tar(),
         )
         .cmd(&["sh"])
         .build();
-    runtime().block_on(push(&reg.host, "evil", "1", &evil)).expect("push evil");
+    runtime()
+        .block_on(push(&reg.host, "evil", "1", &evil))
+        .expect("push evil");
     let _ = std::fs::remove_file("/tmp/skiff-e2e-evil");
 
     let server = Server::start();
@@ -182,34 +215,90 @@ fn failures_report_upstream_reasons() {
     let file = server.manifest("bad.yaml", &manifest);
     server.ok(&["apply", "-f", &file]);
 
-    let waiting = |pod: &str| jsonpath(&server, pod, "{.status.containerStatuses[0].state.waiting.reason}");
-    eventually(Duration::from_secs(60), || (waiting("noimage") == "ImagePullBackOff").then_some(()));
-    let events = server.ok(&["get", "events", "--field-selector", "involvedObject.name=noimage"]);
+    let waiting = |pod: &str| {
+        jsonpath(
+            &server,
+            pod,
+            "{.status.containerStatuses[0].state.waiting.reason}",
+        )
+    };
+    eventually(Duration::from_secs(60), || {
+        (waiting("noimage") == "ImagePullBackOff").then_some(())
+    });
+    let events = server.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=noimage",
+    ]);
     assert!(events.contains("Error: ErrImagePull"), "{events}");
     assert!(events.contains("Failed to pull image"), "{events}");
     assert!(events.contains("Back-off pulling image"), "{events}");
 
     eventually(Duration::from_secs(60), || {
-        let restarts: i32 = jsonpath(&server, "crash", "{.status.containerStatuses[0].restartCount}").parse().ok()?;
+        let restarts: i32 = jsonpath(
+            &server,
+            "crash",
+            "{.status.containerStatuses[0].restartCount}",
+        )
+        .parse()
+        .ok()?;
         (restarts >= 2 && waiting("crash") == "CrashLoopBackOff").then_some(())
     });
-    assert_eq!(jsonpath(&server, "crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}"), "1");
+    assert_eq!(
+        jsonpath(
+            &server,
+            "crash",
+            "{.status.containerStatuses[0].lastState.terminated.exitCode}"
+        ),
+        "1"
+    );
     assert_eq!(server.ok(&["logs", "crash", "--previous"]).trim(), "dying");
-    let events = server.ok(&["get", "events", "--field-selector", "involvedObject.name=crash"]);
-    assert!(events.contains("Back-off restarting failed container main in pod crash_default"), "{events}");
+    let events = server.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=crash",
+    ]);
+    assert!(
+        events.contains("Back-off restarting failed container main in pod crash_default"),
+        "{events}"
+    );
 
     eventually(Duration::from_secs(60), || {
-        (jsonpath(&server, "hog", "{.status.containerStatuses[0].state.terminated.reason}") == "OOMKilled").then_some(())
+        (jsonpath(
+            &server,
+            "hog",
+            "{.status.containerStatuses[0].state.terminated.reason}",
+        ) == "OOMKilled")
+            .then_some(())
     });
     assert_eq!(jsonpath(&server, "hog", "{.status.phase}"), "Failed");
-    assert_eq!(jsonpath(&server, "hog", "{.status.containerStatuses[0].state.terminated.exitCode}"), "137");
+    assert_eq!(
+        jsonpath(
+            &server,
+            "hog",
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "137"
+    );
 
     let message = eventually(Duration::from_secs(60), || {
-        let m = jsonpath(&server, "evil", "{.status.containerStatuses[0].state.waiting.message}");
+        let m = jsonpath(
+            &server,
+            "evil",
+            "{.status.containerStatuses[0].state.waiting.message}",
+        );
         m.contains("..").then_some(m)
     });
-    assert!(message.starts_with("Back-off pulling image") && message.contains("ErrImagePull"), "{message}");
-    assert!(!std::path::Path::new("/tmp/skiff-e2e-evil").exists(), "a layer wrote outside its root");
+    assert!(
+        message.starts_with("Back-off pulling image") && message.contains("ErrImagePull"),
+        "{message}"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/skiff-e2e-evil").exists(),
+        "a layer wrote outside its root"
+    );
 
     server.ok(&["delete", "pod", "--all", "--timeout=60s"]);
 }
@@ -221,10 +310,19 @@ fn init_containers_volumes_admission_and_agent_restart() {
     let server = Server::start();
     let mut agent = Agent::start(&server, "node-c", "skt-c0", "10.88.3.0/24");
     eventually(Duration::from_secs(30), || {
-        server.kubectl(&["get", "node", "node-c"]).status.success().then_some(())
+        server
+            .kubectl(&["get", "node", "node-c"])
+            .status
+            .success()
+            .then_some(())
     });
     let img = format!("{}/busybox:1", reg.host);
-    server.ok(&["create", "configmap", "settings", "--from-literal=greeting=hi"]);
+    server.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=greeting=hi",
+    ]);
     let manifest = format!(
         r#"apiVersion: v1
 kind: Pod
@@ -238,13 +336,13 @@ spec:
   containers:
   - name: main
     image: {img}
-    command: ["sh", "-c", "cat /work/ready /config/greeting; echo; readlink /proc/self/ns/ipc /proc/self/ns/net; while true; do echo tick; sleep 1; done"]
+    command: ["sh", "-c", "cat /work/ready /config/greeting; echo; readlink /proc/self/ns/ipc; readlink /proc/self/ns/net; while true; do echo tick; sleep 1; done"]
     volumeMounts:
     - {{name: work, mountPath: /work}}
     - {{name: config, mountPath: /config}}
   - name: side
     image: {img}
-    command: ["sh", "-c", "readlink /proc/self/ns/ipc /proc/self/ns/net; while true; do sleep 1; done"]
+    command: ["sh", "-c", "readlink /proc/self/ns/ipc; readlink /proc/self/ns/net; while true; do sleep 1; done"]
   volumes:
   - {{name: work, emptyDir: {{}}}}
   - {{name: config, configMap: {{name: settings}}}}
@@ -262,36 +360,95 @@ spec:
     );
     let file = server.manifest("staged.yaml", &manifest);
     server.ok(&["apply", "-f", &file]);
-    server.ok(&["wait", "--for=condition=Ready", "pod/staged", "--timeout=60s"]);
-    assert_eq!(jsonpath(&server, "staged", "{.status.initContainerStatuses[0].state.terminated.reason}"), "Completed");
+    server.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/staged",
+        "--timeout=60s",
+    ]);
+    assert_eq!(
+        jsonpath(
+            &server,
+            "staged",
+            "{.status.initContainerStatuses[0].state.terminated.reason}"
+        ),
+        "Completed"
+    );
     let logs = eventually(Duration::from_secs(10), || {
         let l = server.ok(&["logs", "staged", "-c", "main"]);
         l.contains("tick").then_some(l)
     });
     assert!(logs.starts_with("prepared\nhi\n"), "{logs}");
     // The pod's containers share its IPC and network namespaces.
-    let namespaces: Vec<&str> = logs.lines().filter(|l| l.starts_with("ipc:") || l.starts_with("net:")).collect();
+    let namespaces: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.starts_with("ipc:") || l.starts_with("net:"))
+        .collect();
     assert_eq!(namespaces.len(), 2, "{logs}");
     let side = server.ok(&["logs", "staged", "-c", "side"]);
-    assert_eq!(side.lines().collect::<Vec<_>>(), namespaces, "containers of one pod must share IPC and network namespaces");
-    assert_eq!(server.ok(&["logs", "staged", "-c", "prepare"]).trim(), "init done");
+    assert_eq!(
+        side.lines().collect::<Vec<_>>(),
+        namespaces,
+        "containers of one pod must share IPC and network namespaces"
+    );
+    assert_eq!(
+        server.ok(&["logs", "staged", "-c", "prepare"]).trim(),
+        "init done"
+    );
 
     // Node-level admission: a pod bound by hand that does not fit is rejected as upstream.
-    eventually(Duration::from_secs(30), || (jsonpath(&server, "greedy", "{.status.phase}") == "Failed").then_some(()));
+    eventually(Duration::from_secs(30), || {
+        (jsonpath(&server, "greedy", "{.status.phase}") == "Failed").then_some(())
+    });
     assert_eq!(jsonpath(&server, "greedy", "{.status.reason}"), "OutOfcpu");
-    assert!(jsonpath(&server, "greedy", "{.status.message}")
-        .starts_with("Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000"));
+    assert!(
+        jsonpath(&server, "greedy", "{.status.message}").starts_with(
+            "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000"
+        )
+    );
 
     // An agent killed and restarted adopts the running container: same ID, no restart.
-    let id = jsonpath(&server, "staged", "{.status.containerStatuses[0].containerID}");
+    let id = jsonpath(
+        &server,
+        "staged",
+        "{.status.containerStatuses[0].containerID}",
+    );
     agent.crash_and_restart();
     std::thread::sleep(Duration::from_secs(3));
     eventually(Duration::from_secs(30), || {
-        server.kubectl(&["get", "--raw", "/api/v1/namespaces/default/pods/staged/log?tailLines=1"]).status.success().then_some(())
+        server
+            .kubectl(&[
+                "get",
+                "--raw",
+                "/api/v1/namespaces/default/pods/staged/log?container=main&tailLines=1",
+            ])
+            .status
+            .success()
+            .then_some(())
     });
-    assert_eq!(jsonpath(&server, "staged", "{.status.containerStatuses[0].containerID}"), id);
-    assert_eq!(jsonpath(&server, "staged", "{.status.containerStatuses[0].restartCount}"), "0");
+    assert_eq!(
+        jsonpath(
+            &server,
+            "staged",
+            "{.status.containerStatuses[0].containerID}"
+        ),
+        id
+    );
+    assert_eq!(
+        jsonpath(
+            &server,
+            "staged",
+            "{.status.containerStatuses[0].restartCount}"
+        ),
+        "0"
+    );
     assert_eq!(jsonpath(&server, "staged", "{.status.phase}"), "Running");
-    server.ok(&["delete", "pod", "--all", "--grace-period=1", "--timeout=60s"]);
+    server.ok(&[
+        "delete",
+        "pod",
+        "--all",
+        "--grace-period=1",
+        "--timeout=60s",
+    ]);
     let _ = agent.log();
 }

@@ -51,10 +51,16 @@ fn json_call(
         Some(tls.clone()),
         method,
         path,
-        &[("Content-Type", content_type), ("Accept", "application/json")],
+        &[
+            ("Content-Type", content_type),
+            ("Accept", "application/json"),
+        ],
         &body,
     );
-    (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Node credentials as a joining agent obtains them: the join secret as a bearer token.
@@ -66,12 +72,18 @@ fn node_tls(s: &Server, node: &str) -> Arc<rustls::ClientConfig> {
         Some(anonymous(s)),
         "POST",
         "/v1-skiff/node-credentials",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         &body,
     );
     assert_eq!(code, 200, "{text}");
     let creds: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(creds["certificateAuthority"].as_str().unwrap().as_bytes(), ca(s));
+    assert_eq!(
+        creds["certificateAuthority"].as_str().unwrap().as_bytes(),
+        ca(s)
+    );
     tls_client(
         &ca(s),
         Some((
@@ -86,7 +98,14 @@ fn unauthenticated_requests_get_401_except_health_and_version() {
     let s = Server::start();
     assert!(s.url.starts_with("https://"), "{}", s.url);
     let anon = anonymous(&s);
-    for path in ["/api/v1/pods", "/api", "/apis", "/openapi/v3", "/metrics", "/api/v1/namespaces/default/secrets"] {
+    for path in [
+        "/api/v1/pods",
+        "/api",
+        "/apis",
+        "/openapi/v3",
+        "/metrics",
+        "/api/v1/namespaces/default/secrets",
+    ] {
         let (code, body) = json_call(&s, &anon, "GET", path, "application/json", &Value::Null);
         assert_eq!(code, 401, "{path}: {body}");
         assert_eq!(body["kind"], "Status", "{path}: {body}");
@@ -112,7 +131,14 @@ fn unauthenticated_requests_get_401_except_health_and_version() {
     assert_eq!(code, 401);
     // The join secret authenticates a bootstrapper, which may do nothing but join.
     let auth = format!("Bearer {}", secret_of(&token(&s)));
-    let (code, body) = request(&s.addr(), Some(anon), "GET", "/api/v1/pods", &[("Authorization", &auth)], b"");
+    let (code, body) = request(
+        &s.addr(),
+        Some(anon),
+        "GET",
+        "/api/v1/pods",
+        &[("Authorization", &auth)],
+        b"",
+    );
     assert_eq!(code, 403, "{body}");
 }
 
@@ -121,14 +147,23 @@ fn plain_http_is_refused() {
     let s = Server::start();
     let (code, body) = request(&s.addr(), None, "GET", "/api/v1/pods", &[], b"");
     assert_eq!(code, 400, "{body}");
-    assert!(body.contains("Client sent an HTTP request to an HTTPS server."), "{body}");
+    assert!(
+        body.contains("Client sent an HTTP request to an HTTPS server."),
+        "{body}"
+    );
 }
 
 #[test]
 fn plain_http_only_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["server", "--plain-http", "--listen", "0.0.0.0:0", "--data-dir"])
+        .args([
+            "server",
+            "--plain-http",
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -140,24 +175,50 @@ fn plain_http_only_on_loopback() {
 fn admin_certificate_and_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");
-    std::fs::write(&tokens, "admintoken,alice,1,\"system:masters\"\nviewtoken,bob,2\n").unwrap();
+    std::fs::write(
+        &tokens,
+        "admintoken,alice,1,\"system:masters\"\nviewtoken,bob,2\n",
+    )
+    .unwrap();
     let s = Server::start_with(dir, &["--token-auth-file", tokens.to_str().unwrap()]);
     let text = std::fs::read_to_string(&s.kubeconfig).unwrap();
-    for field in ["certificate-authority-data:", "client-certificate-data:", "client-key-data:"] {
+    for field in [
+        "certificate-authority-data:",
+        "client-certificate-data:",
+        "client-key-data:",
+    ] {
         assert!(text.contains(field), "{field} in {text}");
     }
     s.ok(&["create", "namespace", "sec"]);
     assert!(s.ok(&["get", "namespaces"]).contains("sec"));
     // Keys and the token are private.
     use std::os::unix::fs::PermissionsExt;
-    for f in ["tls/ca.key", "tls/server.key", "tls/admin.key", "tls/kubelet-client.key", "token", "admin.kubeconfig"] {
-        let mode = std::fs::metadata(s.dir.path().join(f)).unwrap().permissions().mode();
+    for f in [
+        "tls/ca.key",
+        "tls/server.key",
+        "tls/admin.key",
+        "tls/kubelet-client.key",
+        "token",
+        "admin.kubeconfig",
+    ] {
+        let mode = std::fs::metadata(s.dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "{f} is {mode:o}");
     }
     let anon = anonymous(&s);
     let call = |tok: &str| {
         let auth = format!("Bearer {tok}");
-        request(&s.addr(), Some(anon.clone()), "GET", "/api/v1/namespaces", &[("Authorization", &auth)], b"").0
+        request(
+            &s.addr(),
+            Some(anon.clone()),
+            "GET",
+            "/api/v1/namespaces",
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .0
     };
     assert_eq!(call("admintoken"), 200);
     assert_eq!(call("viewtoken"), 403);
@@ -170,7 +231,16 @@ fn a_bad_pin_refuses_to_join() {
     let wrong = format!("K10{}{}", "0".repeat(64), &t[3 + 64..]);
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["agent", "--server", &s.url, "--token", &wrong, "--node-name", "x", "--data-dir"])
+        .args([
+            "agent",
+            "--server",
+            &s.url,
+            "--token",
+            &wrong,
+            "--node-name",
+            "x",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -188,23 +258,79 @@ fn nodes_are_restricted_as_upstream() {
     let ok = |code: u16, body: &Value| assert!((200..300).contains(&code), "{code}: {body}");
 
     // Its own Node: create, read, patch status, patch; another node: no.
-    let (code, body) = json_call(&s, &a, "POST", "/api/v1/nodes", "application/json", &json!({"metadata": {"name": "sec-a"}}));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/api/v1/nodes",
+        "application/json",
+        &json!({"metadata": {"name": "sec-a"}}),
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "POST", "/api/v1/nodes", "application/json", &json!({"metadata": {"name": "sec-c"}}));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/api/v1/nodes",
+        "application/json",
+        &json!({"metadata": {"name": "sec-c"}}),
+    );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(&s, &admin, "POST", "/api/v1/nodes", "application/json", &json!({"metadata": {"name": "sec-b"}}));
+    let (code, body) = json_call(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/nodes",
+        "application/json",
+        &json!({"metadata": {"name": "sec-b"}}),
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/nodes/sec-a", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/nodes/sec-a",
+        "application/json",
+        &Value::Null,
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/nodes", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/nodes",
+        "application/json",
+        &Value::Null,
+    );
     ok(code, &body);
     let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}]}});
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/nodes/sec-a/status", "application/merge-patch+json", &patch);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/nodes/sec-a/status",
+        "application/merge-patch+json",
+        &patch,
+    );
     ok(code, &body);
     let labels = json!({"metadata": {"labels": {"x": "y"}}});
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/nodes/sec-a", "application/merge-patch+json", &labels);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/nodes/sec-a",
+        "application/merge-patch+json",
+        &labels,
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/nodes/sec-b", "application/merge-patch+json", &labels);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/nodes/sec-b",
+        "application/merge-patch+json",
+        &labels,
+    );
     assert_eq!(code, 403, "{body}");
     assert_eq!(body["kind"], "Status");
     assert_eq!(body["reason"], "Forbidden");
@@ -214,15 +340,36 @@ fn nodes_are_restricted_as_upstream() {
         ),
         "{body}"
     );
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/nodes/sec-b/status", "application/merge-patch+json", &patch);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/nodes/sec-b/status",
+        "application/merge-patch+json",
+        &patch,
+    );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(&s, &a, "DELETE", "/api/v1/nodes/sec-b", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "DELETE",
+        "/api/v1/nodes/sec-b",
+        "application/json",
+        &Value::Null,
+    );
     assert_eq!(code, 403, "{body}");
 
     // Secrets: only those its pods reference.
     for name in ["referenced", "other"] {
         let secret = json!({"metadata": {"name": name}, "stringData": {"k": "v"}});
-        let (code, body) = json_call(&s, &admin, "POST", "/api/v1/namespaces/default/secrets", "application/json", &secret);
+        let (code, body) = json_call(
+            &s,
+            &admin,
+            "POST",
+            "/api/v1/namespaces/default/secrets",
+            "application/json",
+            &secret,
+        );
         ok(code, &body);
     }
     let pod = |name: &str, node: &str| {
@@ -230,64 +377,197 @@ fn nodes_are_restricted_as_upstream() {
             "env": [{"name": "E", "valueFrom": {"secretKeyRef": {"name": "referenced", "key": "k"}}}]}]}})
     };
     for (name, node) in [("on-a", "sec-a"), ("on-b", "sec-b")] {
-        let (code, body) = json_call(&s, &admin, "POST", "/api/v1/namespaces/default/pods", "application/json", &pod(name, node));
+        let (code, body) = json_call(
+            &s,
+            &admin,
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            "application/json",
+            &pod(name, node),
+        );
         ok(code, &body);
     }
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/namespaces/default/secrets/referenced", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/namespaces/default/secrets/referenced",
+        "application/json",
+        &Value::Null,
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/namespaces/default/secrets/other", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/namespaces/default/secrets/other",
+        "application/json",
+        &Value::Null,
+    );
     assert_eq!(code, 403, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("cannot get resource \"secrets\" in API group \"\" in the namespace \"default\""), "{body}");
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/namespaces/default/secrets", "application/json", &Value::Null);
+    assert!(
+        body["message"].as_str().unwrap().contains(
+            "cannot get resource \"secrets\" in API group \"\" in the namespace \"default\""
+        ),
+        "{body}"
+    );
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/namespaces/default/secrets",
+        "application/json",
+        &Value::Null,
+    );
     assert_eq!(code, 403, "{body}");
 
     // Pods: read all, create none, status and delete only of its own.
-    let (code, body) = json_call(&s, &a, "GET", "/api/v1/pods", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/api/v1/pods",
+        "application/json",
+        &Value::Null,
+    );
     ok(code, &body);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let (code, body) = json_call(&s, &a, "POST", "/api/v1/namespaces/default/pods", "application/json", &pod("mine", "sec-a"));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        "application/json",
+        &pod("mine", "sec-a"),
+    );
     assert_eq!(code, 403, "{body}");
     let status = json!({"status": {"phase": "Running"}});
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/namespaces/default/pods/on-a/status", "application/merge-patch+json", &status);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/on-a/status",
+        "application/merge-patch+json",
+        &status,
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "PATCH", "/api/v1/namespaces/default/pods/on-b/status", "application/merge-patch+json", &status);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/on-b/status",
+        "application/merge-patch+json",
+        &status,
+    );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(&s, &a, "DELETE", "/api/v1/namespaces/default/pods/on-b", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/on-b",
+        "application/json",
+        &Value::Null,
+    );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(&s, &a, "DELETE", "/api/v1/namespaces/default/pods/on-a", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/on-a",
+        "application/json",
+        &Value::Null,
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "POST", "/api/v1/namespaces/default/pods/on-b/binding", "application/json",
-        &json!({"metadata": {"name": "on-b"}, "target": {"kind": "Node", "name": "sec-a"}}));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/api/v1/namespaces/default/pods/on-b/binding",
+        "application/json",
+        &json!({"metadata": {"name": "on-b"}, "target": {"kind": "Node", "name": "sec-a"}}),
+    );
     assert_eq!(code, 403, "{body}");
 
     // Its own Lease, events.
     let lease = |name: &str| json!({"metadata": {"name": name}, "spec": {"holderIdentity": name}});
-    let (code, body) = json_call(&s, &a, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", "application/json", &lease("sec-a"));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+        "application/json",
+        &lease("sec-a"),
+    );
     ok(code, &body);
-    let (code, body) = json_call(&s, &a, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", "application/json", &lease("sec-b"));
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+        "application/json",
+        &lease("sec-b"),
+    );
     assert_eq!(code, 403, "{body}");
     let event = json!({"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "on-a", "namespace": "default"},
         "reason": "Started", "message": "m", "type": "Normal"});
-    let (code, body) = json_call(&s, &a, "POST", "/api/v1/namespaces/default/events", "application/json", &event);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "POST",
+        "/api/v1/namespaces/default/events",
+        "application/json",
+        &event,
+    );
     ok(code, &body);
     // Other resources: no.
-    let (code, body) = json_call(&s, &a, "GET", "/apis/apps/v1/deployments", "application/json", &Value::Null);
+    let (code, body) = json_call(
+        &s,
+        &a,
+        "GET",
+        "/apis/apps/v1/deployments",
+        "application/json",
+        &Value::Null,
+    );
     assert_eq!(code, 403, "{body}");
 
     // A node may renew its own credentials, not obtain another's.
     let body = serde_json::to_vec(&json!({"nodeName": "sec-b"})).unwrap();
-    let (code, _) = request(&s.addr(), Some(a.clone()), "POST", "/v1-skiff/node-credentials", &[("Content-Type", "application/json")], &body);
+    let (code, _) = request(
+        &s.addr(),
+        Some(a.clone()),
+        "POST",
+        "/v1-skiff/node-credentials",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
     assert_eq!(code, 403);
     let body = serde_json::to_vec(&json!({"nodeName": "sec-a"})).unwrap();
-    let (code, _) = request(&s.addr(), Some(a), "POST", "/v1-skiff/node-credentials", &[("Content-Type", "application/json")], &body);
+    let (code, _) = request(
+        &s.addr(),
+        Some(a),
+        "POST",
+        "/v1-skiff/node-credentials",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
     assert_eq!(code, 200);
 }
 
 /// The kubelet port of a registered node.
 fn kubelet_port(s: &Server, node: &str) -> u16 {
     eventually(Duration::from_secs(60), || {
-        let out = s.kubectl(&["get", "node", node, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok().filter(|p| *p != 0)
+        let out = s.kubectl(&[
+            "get",
+            "node",
+            node,
+            "-o",
+            "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
     })
 }
 
@@ -295,20 +575,38 @@ fn kubelet_port(s: &Server, node: &str) -> u16 {
 fn the_kubelet_endpoint_admits_only_the_api_server() {
     common::agent::require_root();
     let s = Server::start();
-    let agent = common::agent::Agent::start(&s, "sec-node", "skt-sec0", "10.88.9.0/24");
+    let agent = common::agent::Agent::start(&s, "sec-node", "skt-sec0", "10.88.12.0/24");
     let port = kubelet_port(&s, "sec-node");
-    assert!(agent.data().join("kubelet.kubeconfig").exists(), "the agent joined with the token");
+    assert!(
+        agent.data().join("kubelet.kubeconfig").exists(),
+        "the agent joined with the token"
+    );
     let addr = format!("127.0.0.1:{port}");
     let tls = |name: &str| {
         let dir = s.dir.path().join("tls");
         let read = |f: &Path| std::fs::read(f).unwrap();
-        tls_client(&ca(&s), Some((&read(&dir.join(format!("{name}.crt"))), &read(&dir.join(format!("{name}.key"))))))
+        tls_client(
+            &ca(&s),
+            Some((
+                &read(&dir.join(format!("{name}.crt"))),
+                &read(&dir.join(format!("{name}.key"))),
+            )),
+        )
     };
-    let get = |tls: Option<Arc<rustls::ClientConfig>>| request(&addr, tls, "GET", "/healthz", &[], b"").0;
+    let get =
+        |tls: Option<Arc<rustls::ClientConfig>>| request(&addr, tls, "GET", "/healthz", &[], b"").0;
     assert_eq!(get(Some(tls("kubelet-client"))), 200);
-    assert_ne!(get(Some(tls("admin"))), 200, "the admin certificate is not the API server's");
+    assert_ne!(
+        get(Some(tls("admin"))),
+        200,
+        "the admin certificate is not the API server's"
+    );
     assert_ne!(get(Some(anonymous(&s))), 200, "no client certificate");
-    assert_ne!(get(Some(node_tls(&s, "sec-other"))), 200, "another node's certificate");
+    assert_ne!(
+        get(Some(node_tls(&s, "sec-other"))),
+        200,
+        "another node's certificate"
+    );
     assert_ne!(get(None), 200, "plain HTTP");
     drop(agent);
 }

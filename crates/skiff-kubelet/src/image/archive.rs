@@ -425,10 +425,7 @@ impl ImageStore {
             };
             let mut blobs_written = 0;
             let top = self.read_verified(ar, &entry.digest)?;
-            let (manifest_digest, manifest_bytes, index_digest) = if is_index(
-                &entry.media_type,
-                &top,
-            ) {
+            let (manifest_digest, manifest_bytes, index) = if is_index(&entry.media_type, &top) {
                 let nested: Index = serde_json::from_slice(&top)
                     .map_err(|e| format_err(format!("image index {}: {e}", entry.digest)))?;
                 let Some(chosen) = select_platform(&nested.manifests, platform) else {
@@ -436,8 +433,11 @@ impl ImageStore {
                     continue;
                 };
                 let bytes = self.read_verified(ar, &chosen.digest)?;
-                blobs_written += usize::from(self.put_small(&entry.digest, &top)?);
-                (chosen.digest.clone(), bytes, Some(entry.digest.clone()))
+                (
+                    chosen.digest.clone(),
+                    bytes,
+                    Some((entry.digest.clone(), top)),
+                )
             } else {
                 if let Some(p) = &entry.platform {
                     if !platform.matches(&p.os, &p.architecture, p.variant.as_deref()) {
@@ -446,9 +446,22 @@ impl ImageStore {
                 }
                 (entry.digest.clone(), top, None)
             };
+            let index_digest = index.as_ref().map(|(d, _)| d.clone());
             let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
                 .map_err(|e| format_err(format!("image manifest {manifest_digest}: {e}")))?;
             let config_bytes = self.read_verified(ar, &manifest.config.digest)?;
+            let repo_digest = name
+                .as_ref()
+                .map(|n| n.with_digest(index_digest.as_deref().unwrap_or(&manifest_digest)));
+            if let Some(p) =
+                self.already_stored(&manifest.config.digest, name.as_ref(), repo_digest.clone())
+            {
+                out.push(p);
+                continue;
+            }
+            if let Some((digest, bytes)) = &index {
+                blobs_written += usize::from(self.put_small(digest, bytes)?);
+            }
             let mut layers = Vec::new();
             let mut layers_unpacked = 0;
             let diff_ids = diff_ids(&config_bytes, manifest.layers.len())?;
@@ -468,9 +481,6 @@ impl ImageStore {
             }
             blobs_written += usize::from(self.put_small(&manifest.config.digest, &config_bytes)?);
             blobs_written += usize::from(self.put_small(&manifest_digest, &manifest_bytes)?);
-            let repo_digest = name
-                .as_ref()
-                .map(|n| n.with_digest(index_digest.as_deref().unwrap_or(&manifest_digest)));
             let record = make_record(
                 name.as_ref(),
                 repo_digest,
@@ -497,6 +507,17 @@ impl ImageStore {
         for entry in entries {
             let config_bytes = ar.read_small(&entry.config)?;
             let config_digest = sha256_digest(&config_bytes);
+            let names: Vec<ImageRef> = entry
+                .repo_tags
+                .unwrap_or_default()
+                .iter()
+                .map(|t| ImageRef::parse(t))
+                .collect::<Result<_, _>>()?;
+            if let Some(mut p) = self.already_stored(&config_digest, None, None) {
+                p.record.repo_tags = names.iter().map(ImageRef::to_string).collect();
+                out.push(p);
+                continue;
+            }
             let diff_ids = diff_ids(&config_bytes, entry.layers.len())?;
             let mut blobs_written = 0;
             let mut layers_unpacked = 0;
@@ -517,12 +538,6 @@ impl ImageStore {
             let manifest_digest = sha256_digest(&manifest_bytes);
             blobs_written += usize::from(self.put_small(&config_digest, &config_bytes)?);
             blobs_written += usize::from(self.put_small(&manifest_digest, &manifest_bytes)?);
-            let names: Vec<ImageRef> = entry
-                .repo_tags
-                .unwrap_or_default()
-                .iter()
-                .map(|t| ImageRef::parse(t))
-                .collect::<Result<_, _>>()?;
             let mut record = make_record(
                 names.first(),
                 None,
@@ -541,6 +556,36 @@ impl ImageStore {
             });
         }
         Ok(out)
+    }
+
+    /// The image with this ID, if the store has it whole, under the archive's names instead of
+    /// its own (they are merged when recorded). Its content is kept as it is: an archive that
+    /// carries it differently (a docker-archive's uncompressed layers for a pulled image's gzip
+    /// ones) would only add blobs no record refers to.
+    fn already_stored(
+        &self,
+        id: &str,
+        name: Option<&ImageRef>,
+        repo_digest: Option<String>,
+    ) -> Option<Prepared> {
+        let mut record = self.get(id)?;
+        let whole = record
+            .blob_digests()
+            .all(|d| self.blob_path(d).is_some_and(|p| p.exists()))
+            && self.layer_paths(&record).iter().all(|p| p.exists());
+        if !whole {
+            return None;
+        }
+        record.repo_tags = name
+            .filter(|n| n.tag().is_some())
+            .map(|n| vec![n.to_string()])
+            .unwrap_or_default();
+        record.repo_digests = repo_digest.into_iter().collect();
+        Some(Prepared {
+            record,
+            blobs_written: 0,
+            layers_unpacked: 0,
+        })
     }
 
     /// A small blob of an OCI layout, checked against its digest.

@@ -176,8 +176,11 @@ impl NetworkConfigList {
     }
 }
 
-/// The default network for a node: a bridge with host-local IPAM over the node's pod CIDR,
-/// masquerading traffic leaving the CIDR, then `portmap` for `hostPort`s (as k3s's default).
+/// The default network for a node: a bridge with host-local IPAM over the node's pod CIDR, then
+/// `portmap` for `hostPort`s (as k3s's default). Traffic leaving the CIDR is masqueraded by one
+/// node-wide rule ([`super::ensure_masquerade`]) rather than the bridge plugin's `ipMasq`, which
+/// adds a chain and rules per pod: iptables calls hold the xtables lock, so per-pod rules
+/// serialize every pod start and stop on the node.
 pub fn default_conflist(name: &str, bridge: &str, pod_cidr: &str, ipam_data_dir: &Path) -> Value {
     json!({
         "cniVersion": "1.0.0",
@@ -187,7 +190,7 @@ pub fn default_conflist(name: &str, bridge: &str, pod_cidr: &str, ipam_data_dir:
                 "type": "bridge",
                 "bridge": bridge,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",

@@ -160,6 +160,50 @@ fn check_uid(uid: &str) -> Result<(), NetworkError> {
     }
 }
 
+/// Makes sure traffic from the pod CIDR to anywhere else is masqueraded (one rule in the `nat`
+/// table's POSTROUTING chain, added once per node; k3s's flannel does the same for its cluster
+/// CIDR). Idempotent.
+pub fn ensure_masquerade(pod_cidr: &str) -> Result<(), NetworkError> {
+    let rule = [
+        "POSTROUTING",
+        "-s",
+        pod_cidr,
+        "!",
+        "-d",
+        pod_cidr,
+        "-m",
+        "comment",
+        "--comment",
+        "skiff: masquerade pod traffic leaving the node",
+        "-j",
+        "MASQUERADE",
+    ];
+    let run = |op: &str| {
+        std::process::Command::new("iptables")
+            .args(["-w", "-t", "nat", op])
+            .args(rule)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+    };
+    let io = |source| NetworkError::Io {
+        context: "running iptables".into(),
+        source,
+    };
+    if run("-C").map_err(io)?.success() {
+        return Ok(());
+    }
+    let status = run("-A").map_err(io)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(NetworkError::Io {
+            context: format!("adding the masquerade rule for {pod_cidr}"),
+            source: std::io::Error::other(format!("iptables exited with {status}")),
+        })
+    }
+}
+
 /// The node's pod network.
 #[derive(Debug)]
 pub struct PodNetwork {

@@ -171,7 +171,17 @@ fn run(bundle: &Path) -> io::Result<()> {
         .stdin(Stdio::null())
         .stdout(out_w)
         .stderr(err_w);
+    // The agent (and so this shim) runs with transparent huge pages disabled, a flag children
+    // inherit across fork and exec; the container should get the host's THP policy, so it is
+    // lifted for the moment runc (and through it the container's init) is forked.
+    let thp_was_disabled = rustix::thread::transparent_huge_pages_are_disabled().unwrap_or(false);
+    if thp_was_disabled {
+        let _ = rustix::thread::disable_transparent_huge_pages(false);
+    }
     let child = create.spawn();
+    if thp_was_disabled {
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
     drop(create); // closes our copies of the pipes' write ends
     let mut child = match child {
         Ok(c) => c,

@@ -112,6 +112,17 @@ async fn oci_archive_is_imported_and_found_by_its_short_name() {
     assert!(again[0].unchanged(), "{:?}", again[0]);
     assert_eq!(blob_count(&store), blobs);
     assert!(ingest_is_empty(&store));
+
+    // The same image as a docker-archive: one more name, and not one blob more (a second copy of
+    // its content would only be garbage no record refers to).
+    let docker = work.path().join("busybox.docker.tar");
+    docker_archive(&image, &["bbimport:docker"], &docker, false);
+    let got = import(&store, &docker).await;
+    assert_eq!(got[0].record.id, rec.id);
+    assert_eq!((got[0].blobs_written, got[0].layers_unpacked), (0, 0));
+    assert!(got[0].index_changed);
+    assert_eq!(blob_count(&store), blobs);
+    assert_eq!(store.get("bbimport:docker").unwrap().id, rec.id);
 }
 
 #[tokio::test]
@@ -299,15 +310,17 @@ async fn skopeo_archives_are_imported() {
     let oci = work.path().join("skopeo-oci.tar");
     skopeo(&format!("oci-archive:{}:bbskopeo-oci:4", oci.display()));
     let got = import(&store, &oci).await;
+    // skopeo keeps the config: the same image, one more name, no new layer.
+    assert_eq!(got[0].record.id, rec.id);
     assert_eq!(
         got[0].record.repo_tags,
-        vec!["docker.io/library/bbskopeo-oci:4"]
+        vec![
+            "docker.io/library/bbskopeo:3",
+            "docker.io/library/bbskopeo-oci:4"
+        ]
     );
-    assert_eq!(
-        got[0].layers_unpacked, 0,
-        "the layer is shared with the first import"
-    );
-    assert!(store.get("bbskopeo-oci:4").is_some());
+    assert_eq!(got[0].layers_unpacked, 0);
+    assert_eq!(store.get("bbskopeo-oci:4").unwrap().id, rec.id);
 }
 
 /// A root file system as the quickstart makes it: Debian's static busybox and its applet links.

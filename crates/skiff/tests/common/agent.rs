@@ -15,7 +15,10 @@ pub fn skiff_bin() -> &'static str {
 /// Whether the agent tests can run here (they need root and runc); CI runs them as root.
 pub fn require_root() {
     let uid = rustix_uid();
-    assert_eq!(uid, 0, "the node agent tests need root (CI runs them as root)");
+    assert_eq!(
+        uid, 0,
+        "the node agent tests need root (CI runs them as root)"
+    );
     assert!(
         Path::new("/usr/sbin/runc").exists() || Path::new("/usr/bin/runc").exists(),
         "runc is not installed (scripts/install-deps.sh installs it)"
@@ -74,7 +77,14 @@ impl Agent {
         // Joins as a node would (token, pinned CA, node credentials): the agent runs as
         // system:node:<name> under the Node authorizer.
         let child = Command::new(skiff_bin())
-            .args(["agent", "-v", "1", "--server", &self.server_url, "--token-file"])
+            .args([
+                "agent",
+                "-v",
+                "1",
+                "--server",
+                &self.server_url,
+                "--token-file",
+            ])
             .arg(&self.token_file)
             .args(["--node-name", &self.node, "--data-dir"])
             .arg(self.dir.path().join("data"))
@@ -111,7 +121,11 @@ pub fn mounts_containing(needle: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/mounts")
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.split_whitespace().nth(1).is_some_and(|m| m.contains(needle)))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|m| m.contains(needle))
+        })
         .map(str::to_string)
         .collect()
 }
@@ -137,7 +151,11 @@ pub fn processes_containing(needle: &str) -> Vec<String> {
 /// cgroup directories (any hierarchy) of a pod.
 pub fn pod_cgroups(uid: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let p = e.path().join("skiff").join(format!("pod{uid}"));
         if p.exists() {
             out.push(p);
@@ -155,7 +173,15 @@ impl Drop for Agent {
             let _ = Command::new("kubectl")
                 .arg("--kubeconfig")
                 .arg(&self.kubeconfig)
-                .args(["delete", "pods", "--all", "-A", "--force", "--grace-period=0", "--wait=false"])
+                .args([
+                    "delete",
+                    "pods",
+                    "--all",
+                    "-A",
+                    "--force",
+                    "--grace-period=0",
+                    "--wait=false",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -174,9 +200,18 @@ impl Drop for Agent {
         // data dir), mounts, network namespaces, the bridge.
         let data = self.data();
         let root = data.join("run/runc");
-        if let Ok(out) = Command::new("runc").arg("--root").arg(&root).args(["list", "-q"]).output() {
+        if let Ok(out) = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["list", "-q"])
+            .output()
+        {
             for id in String::from_utf8_lossy(&out.stdout).lines() {
-                let _ = Command::new("runc").arg("--root").arg(&root).args(["delete", "-f", id]).status();
+                let _ = Command::new("runc")
+                    .arg("--root")
+                    .arg(&root)
+                    .args(["delete", "-f", id])
+                    .status();
             }
         }
         let data_s = data.to_string_lossy().into_owned();
@@ -193,7 +228,11 @@ impl Drop for Agent {
         for m in mounts {
             let _ = Command::new("umount").args(["-l", &m]).status();
         }
-        for e in std::fs::read_dir(data.join("pods")).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(data.join("pods"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let uid = e.file_name().to_string_lossy().into_owned();
             let ns = Path::new("/run/skiff/netns").join(&uid);
             let _ = Command::new("umount").arg(&ns).status();
@@ -207,6 +246,33 @@ impl Drop for Agent {
                 let _ = std::fs::remove_dir(&cg);
             }
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        // The node-wide masquerade rule the agent added for its pod CIDR.
+        let _ = Command::new("iptables")
+            .args([
+                "-w",
+                "-t",
+                "nat",
+                "-D",
+                "POSTROUTING",
+                "-s",
+                &self.cidr,
+                "!",
+                "-d",
+                &self.cidr,
+            ])
+            .args([
+                "-m",
+                "comment",
+                "--comment",
+                "skiff: masquerade pod traffic leaving the node",
+                "-j",
+                "MASQUERADE",
+            ])
+            .stderr(Stdio::null())
+            .status();
     }
 }

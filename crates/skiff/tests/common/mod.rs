@@ -298,7 +298,8 @@ pub fn request(
         Some(cfg) => {
             let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
             let host = host.trim_start_matches('[').trim_end_matches(']');
-            let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("server name");
+            let name =
+                rustls::pki_types::ServerName::try_from(host.to_string()).expect("server name");
             let conn = rustls::ClientConnection::new(cfg, name).expect("TLS client");
             Box::new(rustls::StreamOwned::new(conn, tcp))
         }
