@@ -8,7 +8,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod kubeconfig;
 /// mimalloc: the API server's hot paths allocate heavily (JSON values per request); measured with
