@@ -20,11 +20,16 @@ pub const NORMAL: &str = "Normal";
 /// Event type `Warning`.
 pub const WARNING: &str = "Warning";
 
+/// (pod uid, reason, message): an event's identity for aggregation.
+type EventKey = (String, String, String);
+/// (event name, namespace, count) of the first event with that identity.
+type EventSeen = (String, String, i32);
+
 #[derive(Clone)]
 pub struct EventRecorder {
     client: kube::Client,
     node: String,
-    seen: Arc<Mutex<HashMap<(String, String, String), (String, String, i32)>>>,
+    seen: Arc<Mutex<HashMap<EventKey, EventSeen>>>,
 }
 
 impl EventRecorder {

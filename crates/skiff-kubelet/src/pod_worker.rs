@@ -609,10 +609,7 @@ impl Worker {
             }
         }
         let restart_count = previous.as_ref().map(|p| p.restart_count + 1).unwrap_or(0);
-        match self.start_container(c, init, restart_count).await {
-            Ok(()) => None,
-            Err(wait) => Some(wait),
-        }
+        self.start_container(c, init, restart_count).await.err()
     }
 
     /// Pulls, prepares and starts one instance of `c`. On failure the container's waiting reason is

@@ -158,36 +158,20 @@ fn prepare_one(
             )))
         };
         match kind {
-            "DirectoryOrCreate" => {
-                if meta.is_err() {
-                    std::fs::create_dir_all(&path).map_err(io)?;
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                        .map_err(io)?;
-                }
+            "DirectoryOrCreate" if meta.is_err() => {
+                std::fs::create_dir_all(&path).map_err(io)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(io)?;
             }
-            "Directory" => {
-                if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
-                    return fail("directory");
+            "Directory" if !meta.as_ref().is_ok_and(|m| m.is_dir()) => return fail("directory"),
+            "FileOrCreate" if meta.is_err() => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
                 }
+                std::fs::File::create(&path).map_err(io)?;
             }
-            "FileOrCreate" => {
-                if meta.is_err() {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).map_err(io)?;
-                    }
-                    std::fs::File::create(&path).map_err(io)?;
-                }
-            }
-            "File" => {
-                if !meta.as_ref().is_ok_and(|m| m.is_file()) {
-                    return fail("file");
-                }
-            }
-            "Socket" | "CharDevice" | "BlockDevice" => {
-                if meta.is_err() {
-                    return fail(kind);
-                }
-            }
+            "File" if !meta.as_ref().is_ok_and(|m| m.is_file()) => return fail("file"),
+            "Socket" | "CharDevice" | "BlockDevice" if meta.is_err() => return fail(kind),
             _ => {}
         }
         return Ok(HostVolume {

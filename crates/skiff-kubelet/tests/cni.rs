@@ -243,7 +243,10 @@ async fn two_sandboxes_on_a_bridge() {
     // for them; the default one masquerades with one node-wide rule instead, so pods add none).
     let p4 = pod(4);
     let s4 = net.setup(&p4).await.unwrap();
-    assert!(!sh("iptables-save", &["-t", "nat"]).contains(&p4.uid), "no per-pod nat rules");
+    assert!(
+        !sh("iptables-save", &["-t", "nat"]).contains(&p4.uid),
+        "no per-pod nat rules"
+    );
     netns::delete_path(&s4.netns_path).unwrap();
     net.teardown(&p4.uid).await.unwrap();
     assert!(!sh("iptables-save", &["-t", "nat"]).contains(&p4.uid));
@@ -265,8 +268,26 @@ async fn two_sandboxes_on_a_bridge() {
     let rule = format!("-A POSTROUTING -s {CIDR} ! -d {CIDR}");
     assert_eq!(masq.matches(&rule).count(), 1, "{masq}");
     let _ = Command::new("iptables")
-        .args(["-w", "-t", "nat", "-D", "POSTROUTING", "-s", CIDR, "!", "-d", CIDR])
-        .args(["-m", "comment", "--comment", "skiff: masquerade pod traffic leaving the node", "-j", "MASQUERADE"])
+        .args([
+            "-w",
+            "-t",
+            "nat",
+            "-D",
+            "POSTROUTING",
+            "-s",
+            CIDR,
+            "!",
+            "-d",
+            CIDR,
+        ])
+        .args([
+            "-m",
+            "comment",
+            "--comment",
+            "skiff: masquerade pod traffic leaving the node",
+            "-j",
+            "MASQUERADE",
+        ])
         .status();
 
     // Teardown, twice.

@@ -189,7 +189,6 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Returns freed memory to the OS at once rather than after mimalloc's default 10 ms delay: with the
 /// delay, the memory of a large LIST response stays resident (bench/README.md measured 152 MiB instead of
 /// 133 MiB after listing 10,000 pods), at no cost in create throughput.
-
 #[allow(unsafe_code)]
 fn tune_allocator() {
     // SAFETY: setting an allocator option is a plain store into mimalloc's option table; it is valid at

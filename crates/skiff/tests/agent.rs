@@ -144,7 +144,13 @@ fn pod_runs_logs_answers_on_its_ip_and_leaves_nothing_behind() {
 
     // The node reports the image it now holds (the scheduler's ImageLocality reads it).
     eventually(Duration::from_secs(30), || {
-        let out = server.ok(&["get", "node", "node-a", "-o", "jsonpath={.status.images[*].names}"]);
+        let out = server.ok(&[
+            "get",
+            "node",
+            "node-a",
+            "-o",
+            "jsonpath={.status.images[*].names}",
+        ]);
         out.contains("/busybox:1").then_some(())
     });
 
