@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA=${SKIFF_DATA_DIR:-/var/lib/skiff}
-BIN=$PWD/target/release/skiff
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/skiff
 
 bash scripts/install-deps.sh
 cargo build --release -p skiff

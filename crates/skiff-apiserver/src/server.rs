@@ -8,7 +8,7 @@ use crate::watchcache::WatchCache;
 use crate::{authz, bootstrap, controllers, discovery, State, KUBERNETES_VERSION};
 use bytes::Bytes;
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -343,19 +343,32 @@ fn not_found() -> Reply {
     )
 }
 
-pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::too_large())
+/// How much of a too-large body is still read (and dropped) before answering 413: a client still
+/// writing when the server closes gets a connection reset, which can discard the 413 before the
+/// client reads it (Go's server drains in the same spirit).
+const DRAIN_AFTER_LIMIT: usize = 4 * MAX_BODY;
+
+pub(crate) async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let drain_until = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&data);
+        } else if seen > MAX_BODY + DRAIN_AFTER_LIMIT || tokio::time::Instant::now() > drain_until {
+            break;
         }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "reading the request body: {e}"
-        ))),
     }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    Ok(buf.freeze())
 }
 
 async fn api(
