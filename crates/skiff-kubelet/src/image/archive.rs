@@ -36,9 +36,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::StoreError;
+use super::pull::RawConfig;
 use super::reference::{ImageRef, InvalidReference};
 use super::store::{
-    remove_any, sha256_hex, sync_dir, ImageConfig, ImageRecord, ImageStore, LayerRecord, Platform,
+    remove_any, sha256_hex, sync_dir, ImageRecord, ImageStore, LayerRecord, Platform,
 };
 use super::unpack;
 
@@ -881,17 +882,7 @@ pub(crate) fn make_record(
             architecture: raw.architecture.unwrap_or_default(),
             variant: raw.variant,
         },
-        config: ImageConfig {
-            entrypoint: exec.entrypoint.unwrap_or_default(),
-            cmd: exec.cmd.unwrap_or_default(),
-            env: exec.env.unwrap_or_default(),
-            working_dir: exec.working_dir.unwrap_or_default(),
-            user: exec.user.unwrap_or_default(),
-            exposed_ports: exec.exposed_ports.unwrap_or_default().into_keys().collect(),
-            labels: exec.labels.unwrap_or_default(),
-            stop_signal: exec.stop_signal.filter(|s| !s.is_empty()),
-            volumes: exec.volumes.unwrap_or_default().into_keys().collect(),
-        },
+        config: exec.into_image_config(),
         size: manifest_size as u64
             + config.len() as u64
             + layers.iter().map(|l| l.size).sum::<u64>(),
@@ -949,37 +940,6 @@ struct DockerEntry {
     #[serde(default)]
     repo_tags: Option<Vec<String>>,
     layers: Vec<String>,
-}
-
-/// The parts of an image config we read (as pulls do; docker-era configs have nulls everywhere).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawConfig {
-    architecture: Option<String>,
-    os: Option<String>,
-    variant: Option<String>,
-    config: Option<RawExec>,
-    rootfs: Option<RawRootfs>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-struct RawExec {
-    entrypoint: Option<Vec<String>>,
-    cmd: Option<Vec<String>>,
-    env: Option<Vec<String>>,
-    working_dir: Option<String>,
-    user: Option<String>,
-    exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    labels: Option<std::collections::BTreeMap<String, String>>,
-    stop_signal: Option<String>,
-    volumes: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawRootfs {
-    diff_ids: Vec<String>,
 }
 
 #[cfg(test)]

@@ -240,20 +240,21 @@ fn parse_manifest(bytes: &[u8], shown: &str) -> Result<TopLevel, PullError> {
     }
 }
 
-/// The parts of an image config we read; lenient (docker-era configs have nulls everywhere).
+/// The parts of an image config we read (pulls and archive imports); lenient: docker-era configs
+/// have nulls everywhere.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RawConfig {
-    architecture: Option<String>,
-    os: Option<String>,
-    variant: Option<String>,
-    config: Option<RawExec>,
-    rootfs: Option<RawRootfs>,
+pub(crate) struct RawConfig {
+    pub(crate) architecture: Option<String>,
+    pub(crate) os: Option<String>,
+    pub(crate) variant: Option<String>,
+    pub(crate) config: Option<RawExec>,
+    pub(crate) rootfs: Option<RawRootfs>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct RawExec {
+pub(crate) struct RawExec {
     entrypoint: Option<Vec<String>>,
     cmd: Option<Vec<String>>,
     env: Option<Vec<String>>,
@@ -265,10 +266,27 @@ struct RawExec {
     volumes: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
+impl RawExec {
+    /// What the store keeps of it.
+    pub(crate) fn into_image_config(self) -> ImageConfig {
+        ImageConfig {
+            entrypoint: self.entrypoint.unwrap_or_default(),
+            cmd: self.cmd.unwrap_or_default(),
+            env: self.env.unwrap_or_default(),
+            working_dir: self.working_dir.unwrap_or_default(),
+            user: self.user.unwrap_or_default(),
+            exposed_ports: self.exposed_ports.unwrap_or_default().into_keys().collect(),
+            labels: self.labels.unwrap_or_default(),
+            stop_signal: self.stop_signal.filter(|s| !s.is_empty()),
+            volumes: self.volumes.unwrap_or_default().into_keys().collect(),
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RawRootfs {
-    diff_ids: Vec<String>,
+pub(crate) struct RawRootfs {
+    pub(crate) diff_ids: Vec<String>,
 }
 
 fn install_crypto_provider() {
@@ -446,17 +464,7 @@ impl ImageStore {
                 architecture: raw.architecture.unwrap_or_default(),
                 variant: raw.variant,
             },
-            config: ImageConfig {
-                entrypoint: exec.entrypoint.unwrap_or_default(),
-                cmd: exec.cmd.unwrap_or_default(),
-                env: exec.env.unwrap_or_default(),
-                working_dir: exec.working_dir.unwrap_or_default(),
-                user: exec.user.unwrap_or_default(),
-                exposed_ports: exec.exposed_ports.unwrap_or_default().into_keys().collect(),
-                labels: exec.labels.unwrap_or_default(),
-                stop_signal: exec.stop_signal.filter(|s| !s.is_empty()),
-                volumes: exec.volumes.unwrap_or_default().into_keys().collect(),
-            },
+            config: exec.into_image_config(),
             layers: manifest
                 .layers
                 .iter()
