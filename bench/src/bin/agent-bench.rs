@@ -459,27 +459,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = Command::new("ip")
         .args(["link", "del", "skiffbench0"])
         .status();
-    let _ = Command::new("iptables")
-        .args([
-            "-w",
-            "-t",
-            "nat",
-            "-D",
-            "POSTROUTING",
-            "-s",
-            "10.89.0.0/22",
-            "!",
-            "-d",
-            "10.89.0.0/22",
-        ])
-        .args([
-            "-m",
-            "comment",
-            "--comment",
-            "skiff: masquerade pod traffic leaving the node",
-            "-j",
-            "MASQUERADE",
-        ])
-        .status();
+    skiff_kubelet::network::remove_masquerade("10.89.0.0/22");
     Ok(())
 }

@@ -267,28 +267,8 @@ async fn two_sandboxes_on_a_bridge() {
     let masq = sh("iptables-save", &["-t", "nat"]);
     let rule = format!("-A POSTROUTING -s {CIDR} ! -d {CIDR}");
     assert_eq!(masq.matches(&rule).count(), 1, "{masq}");
-    let _ = Command::new("iptables")
-        .args([
-            "-w",
-            "-t",
-            "nat",
-            "-D",
-            "POSTROUTING",
-            "-s",
-            CIDR,
-            "!",
-            "-d",
-            CIDR,
-        ])
-        .args([
-            "-m",
-            "comment",
-            "--comment",
-            "skiff: masquerade pod traffic leaving the node",
-            "-j",
-            "MASQUERADE",
-        ])
-        .status();
+    skiff_kubelet::network::remove_masquerade(CIDR);
+    assert!(!sh("iptables-save", &["-t", "nat"]).contains(&rule));
 
     // Teardown, twice.
     net.teardown(&p1.uid).await.unwrap();

@@ -231,27 +231,5 @@ fn skiff_up_runs_an_imported_image_and_adopts_it_after_a_restart() {
         .args(["link", "del", "sku0"])
         .stderr(Stdio::null())
         .status();
-    let _ = Command::new("iptables")
-        .args([
-            "-w",
-            "-t",
-            "nat",
-            "-D",
-            "POSTROUTING",
-            "-s",
-            "10.88.9.0/24",
-            "!",
-            "-d",
-            "10.88.9.0/24",
-        ])
-        .args([
-            "-m",
-            "comment",
-            "--comment",
-            "skiff: masquerade pod traffic leaving the node",
-            "-j",
-            "MASQUERADE",
-        ])
-        .stderr(Stdio::null())
-        .status();
+    skiff_kubelet::network::remove_masquerade("10.88.9.0/24");
 }

@@ -160,11 +160,8 @@ fn check_uid(uid: &str) -> Result<(), NetworkError> {
     }
 }
 
-/// Makes sure traffic from the pod CIDR to anywhere else is masqueraded (one rule in the `nat`
-/// table's POSTROUTING chain, added once per node; k3s's flannel does the same for its cluster
-/// CIDR). Idempotent.
-pub fn ensure_masquerade(pod_cidr: &str) -> Result<(), NetworkError> {
-    let rule = [
+fn masquerade_rule(pod_cidr: &str) -> [&str; 12] {
+    [
         "POSTROUTING",
         "-s",
         pod_cidr,
@@ -177,31 +174,40 @@ pub fn ensure_masquerade(pod_cidr: &str) -> Result<(), NetworkError> {
         "skiff: masquerade pod traffic leaving the node",
         "-j",
         "MASQUERADE",
-    ];
-    let run = |op: &str| {
-        std::process::Command::new("iptables")
-            .args(["-w", "-t", "nat", op])
-            .args(rule)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-    };
-    let io = |source| NetworkError::Io {
-        context: "running iptables".into(),
-        source,
-    };
-    if run("-C").map_err(io)?.success() {
+    ]
+}
+
+fn masquerade_op(op: &str, pod_cidr: &str) -> Result<bool, NetworkError> {
+    std::process::Command::new("iptables")
+        .args(["-w", "-t", "nat", op])
+        .args(masquerade_rule(pod_cidr))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .map_err(|source| NetworkError::Io {
+            context: "running iptables".into(),
+            source,
+        })
+}
+
+/// Makes sure traffic from the pod CIDR to anywhere else is masqueraded (one rule in the `nat`
+/// table's POSTROUTING chain, added once per node; k3s's flannel does the same for its cluster
+/// CIDR). Idempotent.
+pub fn ensure_masquerade(pod_cidr: &str) -> Result<(), NetworkError> {
+    if masquerade_op("-C", pod_cidr)? || masquerade_op("-A", pod_cidr)? {
         return Ok(());
     }
-    let status = run("-A").map_err(io)?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(NetworkError::Io {
-            context: format!("adding the masquerade rule for {pod_cidr}"),
-            source: std::io::Error::other(format!("iptables exited with {status}")),
-        })
-    }
+    Err(NetworkError::Io {
+        context: format!("adding the masquerade rule for {pod_cidr}"),
+        source: std::io::Error::other("iptables failed"),
+    })
+}
+
+/// Removes the rule [`ensure_masquerade`] added (a node leaving; tests and benchmarks cleaning
+/// up). Idempotent.
+pub fn remove_masquerade(pod_cidr: &str) {
+    while matches!(masquerade_op("-D", pod_cidr), Ok(true)) {}
 }
 
 /// The node's pod network.

@@ -251,28 +251,6 @@ impl Drop for Agent {
             .stderr(Stdio::null())
             .status();
         // The node-wide masquerade rule the agent added for its pod CIDR.
-        let _ = Command::new("iptables")
-            .args([
-                "-w",
-                "-t",
-                "nat",
-                "-D",
-                "POSTROUTING",
-                "-s",
-                &self.cidr,
-                "!",
-                "-d",
-                &self.cidr,
-            ])
-            .args([
-                "-m",
-                "comment",
-                "--comment",
-                "skiff: masquerade pod traffic leaving the node",
-                "-j",
-                "MASQUERADE",
-            ])
-            .stderr(Stdio::null())
-            .status();
+        skiff_kubelet::network::remove_masquerade(&self.cidr);
     }
 }
