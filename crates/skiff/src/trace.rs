@@ -102,14 +102,13 @@ fn report(pod: &Pod, events: &[Event]) -> String {
     let mut steps: Vec<Step> = Vec::new();
 
     // 1. Received and stored.
+    // The manager of the first managed-fields entry wrote the object first (entries of later writers
+    // follow; a create is recorded as an Update or an Apply).
     let creator = meta
         .managed_fields
         .iter()
         .flatten()
-        .find(|m| {
-            m.operation.as_deref() == Some("Create") || m.operation.as_deref() == Some("Apply")
-        })
-        .and_then(|m| m.manager.clone())
+        .find_map(|m| m.manager.clone())
         .unwrap_or_else(|| "unknown client".into());
     steps.push(Step {
         what: "received and stored by the API server".into(),
@@ -333,10 +332,17 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         "{:>3}  {:<44} {:<14} {:>10}  DETAIL",
         "#", "STEP", "AT", "TOOK"
     );
+    // A precise step's duration is measured from the last precise step before it; a second-
+    // resolution one from the last step of any kind.
     let mut prev: Option<At> = None;
+    let mut prev_precise: Option<At> = None;
     for (i, s) in steps.iter().enumerate() {
         let at = s.at.as_ref().map(fmt_at).unwrap_or_else(|| "-".into());
-        let took = match (prev, s.at) {
+        let base = match s.at {
+            Some(a) if a.precise => prev_precise.or(prev),
+            _ => prev,
+        };
+        let took = match (base, s.at) {
             (Some(p), Some(a)) => fmt_took(
                 a.t.as_millisecond() - p.t.as_millisecond(),
                 p.precise && a.precise,
@@ -352,8 +358,11 @@ fn report(pod: &Pod, events: &[Event]) -> String {
             took,
             s.detail
         );
-        if s.at.is_some() {
-            prev = s.at;
+        if let Some(a) = s.at {
+            prev = Some(a);
+            if a.precise {
+                prev_precise = Some(a);
+            }
         }
     }
     if let (Some(first), Some(last)) = (
@@ -462,7 +471,10 @@ mod tests {
             ),
         ];
         let r = report(&pod, &events);
-        assert!(r.contains("by kubectl-create"), "{r}");
+        assert!(r.contains("by kubectl-client-side-apply"), "{r}");
+        // The pull is timed from the binding (both precise), across the imprecise kubelet step.
+        let pulled = r.lines().find(|l| l.contains("image pulled")).unwrap();
+        assert!(pulled.contains("1.10 s"), "{r}");
         assert!(
             r.contains("1 of 2 node(s) passed; 1 × NodeResourcesFit: Insufficient cpu"),
             "{r}"
