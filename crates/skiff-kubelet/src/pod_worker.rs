@@ -390,6 +390,23 @@ impl Worker {
         )
     }
 
+    /// Starts or lengthens the back-off `key` (10 s, doubling to 5 min by default) from now;
+    /// returns its new delay.
+    fn bump_backoff(&mut self, key: String) -> Duration {
+        let delay = match self.backoff.get(&key) {
+            None => self.ctx.backoff.initial,
+            Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
+        };
+        self.backoff.insert(
+            key,
+            Backoff {
+                delay,
+                last: Instant::now(),
+            },
+        );
+        delay
+    }
+
     async fn admit(&self) -> Result<(), crate::admission::Rejection> {
         let nodes: Api<Node> = Api::all(self.ctx.client.clone());
         let node = match nodes.get(&self.ctx.node_name).await {
@@ -590,17 +607,7 @@ impl Worker {
                         return Some(ready_at - Instant::now());
                     }
                 }
-                let delay = match self.backoff.get(&key) {
-                    None => self.ctx.backoff.initial,
-                    Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
-                };
-                self.backoff.insert(
-                    key,
-                    Backoff {
-                        delay,
-                        last: Instant::now(),
-                    },
-                );
+                self.bump_backoff(key);
                 // The old instance goes; its end becomes lastState, its log stays for --previous.
                 self.record
                     .last_terminated
@@ -906,17 +913,7 @@ impl Worker {
                 self.event(Some(&c.name), WARNING, "Failed", format!("Error: {reason}"));
                 self.pull_errors
                     .insert(c.name.clone(), format!("{reason}: {e}"));
-                let delay = match self.backoff.get(&key) {
-                    None => self.ctx.backoff.initial,
-                    Some(b) => (b.delay * 2).min(self.ctx.backoff.max),
-                };
-                self.backoff.insert(
-                    key,
-                    Backoff {
-                        delay,
-                        last: Instant::now(),
-                    },
-                );
+                let delay = self.bump_backoff(key);
                 self.live.insert(
                     c.name.clone(),
                     Live::Waiting {
