@@ -712,6 +712,7 @@ pub async fn bind(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
         call.namespace(),
         name,
         &target,
+        binding.pointer("/metadata/annotations"),
         &call.write_options()?,
     )
     .await
@@ -723,6 +724,7 @@ pub async fn do_bind(
     namespace: Option<&str>,
     name: &str,
     target: &str,
+    annotations: Option<&Value>,
     opts: &WriteOptions,
 ) -> Result<Reply, ApiError> {
     if target.is_empty() {
@@ -768,6 +770,20 @@ pub async fn do_bind(
         // One write sets the node and the PodScheduled condition, as upstream's binding storage does.
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!(target);
+        // The Binding's annotations land on the pod (upstream's setPodHostAndAnnotations); the
+        // scheduler uses this to record what it decided without a second write.
+        if let Some(Value::Object(annotations)) = annotations {
+            if !annotations.is_empty() {
+                if !new["metadata"]["annotations"].is_object() {
+                    new["metadata"]["annotations"] = json!({});
+                }
+                for (k, v) in annotations {
+                    if let Some(v) = v.as_str() {
+                        new["metadata"]["annotations"][k] = json!(v);
+                    }
+                }
+            }
+        }
         let conds = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
         let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
         conds.insert(

@@ -424,7 +424,16 @@ async fn api(
             let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
             let mut opts = crate::registry::WriteOptions::system("");
             opts.field_manager = query.non_empty("fieldManager").unwrap_or("").to_string();
-            handlers::do_bind(&state.registry, pods, Some(&ns), &name, &target, &opts).await
+            handlers::do_bind(
+                &state.registry,
+                pods,
+                Some(&ns),
+                &name,
+                &target,
+                binding.pointer("/metadata/annotations"),
+                &opts,
+            )
+            .await
         }
         Target::Resource(req) => {
             let started = Instant::now();

@@ -38,7 +38,7 @@ fn binding_sets_node_once_and_status_is_separate() {
         .0,
         201
     );
-    let binding = br#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":{"kind":"Node","name":"node-1"}}"#;
+    let binding = br#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p","annotations":{"example.com/decided-by":"test"}},"target":{"kind":"Node","name":"node-1"}}"#;
     let (code, body) = http(
         &a,
         "POST",
@@ -50,6 +50,11 @@ fn binding_sets_node_once_and_status_is_separate() {
     let (_, body) = http(&a, "GET", &format!("{PODS}/p"), None, b"");
     let p = parse(&body);
     assert_eq!(p["spec"]["nodeName"], "node-1");
+    // The Binding's annotations land on the pod, as upstream's binding storage does.
+    assert_eq!(
+        p["metadata"]["annotations"]["example.com/decided-by"],
+        "test"
+    );
     assert_eq!(p["status"]["conditions"][0]["type"], "PodScheduled");
     assert_eq!(p["status"]["conditions"][0]["status"], "True");
     let (code, body) = http(
