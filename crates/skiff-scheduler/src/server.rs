@@ -624,6 +624,7 @@ impl Scheduler {
     /// `scheduleOne`.
     async fn schedule_one(&mut self, popped: Popped) {
         let now = Instant::now();
+        let picked_up = Timestamp::now();
         let pod = popped.q.pod_info.clone();
         let profile = &self.profiles[popped.profile];
         let mut state = CycleState::new();
@@ -650,8 +651,24 @@ impl Scheduler {
         }
         match result {
             Ok(r) => {
-                self.assume_and_bind(popped, state, r.suggested_host, explain_patch, now)
-                    .await
+                // What this attempt decided, carried on the Binding (whose annotations land on the
+                // pod: no extra write) for `skiff trace`.
+                let decision = json!({
+                    "pickedUpAt": picked_up.to_string(),
+                    "nodes": self.snapshot.num_nodes(),
+                    "evaluatedNodes": r.evaluated_nodes,
+                    "feasibleNodes": r.feasible_nodes,
+                })
+                .to_string();
+                self.assume_and_bind(
+                    popped,
+                    state,
+                    r.suggested_host,
+                    explain_patch,
+                    decision,
+                    now,
+                )
+                .await
             }
             Err(ScheduleError::Fit(mut fit)) => {
                 let mut nominate: Option<String> = None;
@@ -700,6 +717,7 @@ impl Scheduler {
         mut state: CycleState,
         host: String,
         explain_patch: Option<Value>,
+        decision: String,
         now: Instant,
     ) {
         let pod = popped.q.pod_info.clone();
@@ -740,7 +758,12 @@ impl Scheduler {
             return;
         };
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
-        let binding = binding_for(&pod, &host);
+        let mut binding = binding_for(&pod, &host);
+        binding.metadata.annotations = Some(
+            [(DECISION_ANNOTATION.to_string(), decision)]
+                .into_iter()
+                .collect(),
+        );
         let tx = self.tx.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
@@ -923,6 +946,10 @@ async fn bind(
         }
     }
 }
+
+/// The annotation the Binding carries onto the pod: when the scheduler picked the pod up, how many
+/// nodes it had, evaluated and found feasible (compact JSON).
+pub const DECISION_ANNOTATION: &str = "scheduler.skiff.dev/decision";
 
 /// A core/v1 Event about a pod from the scheduler.
 fn event_for(pod: &Pod, type_: &str, reason: &str, action: &str, message: &str) -> Event {

@@ -128,9 +128,18 @@ fn report(pod: &Pod, events: &[Event]) -> String {
         .scheduler_name
         .clone()
         .unwrap_or_else(|| "default-scheduler".into());
+    // What the scheduler decided, carried onto the pod by the Binding.
+    let decision: Option<Value> = ann
+        .get("scheduler.skiff.dev/decision")
+        .and_then(|v| serde_json::from_str(v).ok());
+    let picked_up = decision
+        .as_ref()
+        .and_then(|d| d["pickedUpAt"].as_str())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| At { t, precise: true });
     steps.push(Step {
         what: format!("picked up by the scheduler ({scheduler})"),
-        at: failed.first().and_then(|e| event_at(e)),
+        at: failed.first().and_then(|e| event_at(e)).or(picked_up),
         detail: if failed.is_empty() {
             "scheduled at the first attempt".into()
         } else {
@@ -163,14 +172,14 @@ fn report(pod: &Pod, events: &[Event]) -> String {
             }
             d
         }
-        None => match failed.last() {
-            Some(e) => e.message.clone().unwrap_or_default(),
-            None => {
-                "per-node results not recorded (annotate the pod scheduler.skiff.dev/explain=true)"
-                    .into()
-            }
-        },
-    };
+        None => match (failed.last(), &decision) {
+            (Some(e), _) => e.message.clone().unwrap_or_default(),
+            (None, Some(d)) => format!(
+                "{} of {} node(s) feasible ({} evaluated; per-plugin results with the annotation scheduler.skiff.dev/explain=true)",
+                d["feasibleNodes"], d["nodes"], d["evaluatedNodes"]
+            ),
+            (None, None) => "per-node results not recorded (annotate the pod scheduler.skiff.dev/explain=true)".into(),
+        },    };
     steps.push(Step {
         what: "nodes filtered".into(),
         at: None,
@@ -434,7 +443,8 @@ mod tests {
                                   {"manager": "kubectl-create", "operation": "Create"}],
                 "annotations": {
                     "scheduler.skiff.dev/filter-result": "{\"a\":{\"NodeResourcesFit\":\"passed\"},\"b\":{\"NodeResourcesFit\":\"Insufficient cpu\"}}",
-                    "scheduler.skiff.dev/final-score-result": "{\"a\":150}"}},
+                    "scheduler.skiff.dev/final-score-result": "{\"a\":150}",
+                    "scheduler.skiff.dev/decision": "{\"pickedUpAt\":\"2026-11-27T10:00:00.050Z\",\"nodes\":2,\"evaluatedNodes\":2,\"feasibleNodes\":1}"}},
             "spec": {"nodeName": "a", "containers": [{"name": "main", "image": "busybox"}]},
             "status": {"phase": "Running", "podIP": "10.42.0.5", "startTime": "2026-11-27T10:00:01Z",
                 "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-27T10:00:02Z"},
@@ -481,6 +491,13 @@ mod tests {
         );
         assert!(r.contains("a=150"), "{r}");
         assert!(r.contains("10:00:00.100"), "{r}");
+        let picked = r
+            .lines()
+            .find(|l| l.contains("picked up by the scheduler"))
+            .unwrap();
+        assert!(picked.contains("10:00:00.050"), "{r}");
+        let bound = r.lines().find(|l| l.contains("  bound")).unwrap();
+        assert!(bound.contains("50 ms"), "{r}");
         assert!(r.contains("IP 10.42.0.5"), "{r}");
         let created = r
             .lines()

@@ -191,6 +191,7 @@ fn skiff_up_runs_an_imported_image_and_adopts_it_after_a_restart() {
         "to node up-node",
         "already present on machine",
         "IP 10.88.9.",
+        "1 of 1 node(s) feasible",
         "container demo created",
         "container demo started",
         "phase Running",
