@@ -1008,9 +1008,8 @@ impl Worker {
         }
     }
 
-    /// Removes one container instance: runtime state, cgroup, rootfs mount and its directory. Logs
-    /// stay: the previous instance's log serves `kubectl logs --previous`; older ones go.
-    async fn remove_instance(&mut self, rec: &ContainerRecord) {
+    /// The runtime's container (state, cgroup, bundle), its rootfs mount and its directory.
+    async fn remove_container(&self, rec: &ContainerRecord) {
         if let Err(e) = self.ctx.runtime.remove(&rec.id).await {
             tracing::warn!(container = %rec.id, error = %e, "removing a container failed");
         }
@@ -1019,6 +1018,12 @@ impl Worker {
             let _ = overlay::unmount(&rootfs);
         }
         let _ = std::fs::remove_dir_all(&rec.dir);
+    }
+
+    /// Removes one container instance: runtime state, cgroup, rootfs mount and its directory. Logs
+    /// stay: the previous instance's log serves `kubectl logs --previous`; older ones go.
+    async fn remove_instance(&mut self, rec: &ContainerRecord) {
+        self.remove_container(rec).await;
         if let Some(dir) = rec.log_path.parent() {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let n = entry
@@ -1088,14 +1093,7 @@ impl Worker {
                 let _ = self.ctx.runtime.stop(&rec.id, Duration::ZERO).await;
             }
             if rec.dir.exists() {
-                if let Err(e) = self.ctx.runtime.remove(&rec.id).await {
-                    tracing::warn!(container = %rec.id, error = %e, "removing a container failed");
-                }
-                let rootfs = rec.dir.join("rootfs");
-                if overlay::is_mount_point(&rootfs).unwrap_or(false) {
-                    let _ = overlay::unmount(&rootfs);
-                }
-                let _ = std::fs::remove_dir_all(&rec.dir);
+                self.remove_container(rec).await;
             }
         }
         // The pod-level cgroup the containers' cgroups were made under.

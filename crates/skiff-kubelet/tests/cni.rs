@@ -136,23 +136,21 @@ fn ping(ip: IpAddr) -> bool {
 
 #[tokio::test]
 async fn two_sandboxes_on_a_bridge() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: needs root");
-        return;
-    }
-    let Some(bins) = plugin_dir() else {
-        eprintln!("skipping: CNI plugins (bridge, host-local, loopback, portmap) not found");
-        return;
-    };
-    // Refuse to run if something else on this host already uses the test range.
+    skiff_kubelet::image::test_util::require_root("the CNI test");
+    let bins = plugin_dir().expect(
+        "CNI plugins (bridge, host-local, loopback, portmap) not found: install Debian's \
+         containernetworking-plugins (scripts/install-deps.sh does)",
+    );
+    // Refuse to run if something else on this host already uses the test range: traffic must
+    // only ever reach this test's own namespaces.
     let existing = sh(
         "ip",
         &["-o", "-4", "route", "show", "to", "match", "10.244.77.2"],
     );
-    if existing.lines().any(|l| l.contains("10.244.77.")) {
-        eprintln!("skipping: {CIDR} is already routed here: {existing}");
-        return;
-    }
+    assert!(
+        !existing.lines().any(|l| l.contains("10.244.77.")),
+        "{CIDR} is already routed on this host ({existing}): refusing to send test traffic there"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let bridge = format!("skt{}", std::process::id() % 1_000_000);
     let netns_dir = tmp.path().join("netns");

@@ -439,16 +439,14 @@ fn main() {
         agent_main(&args[2], &args[3]);
         return;
     }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIPPED runc tests: they need root (run as root, as CI does)");
-        return;
-    }
-    for (what, path) in [("runc", RUNC), ("busybox (busybox-static)", "/bin/busybox")] {
-        if !Path::new(path).exists() {
-            eprintln!("SKIPPED runc tests: {what} not found at {path}");
-            return;
-        }
-    }
+    // CI runs the tests as root with runc and busybox-static installed (scripts/install-deps.sh): a
+    // missing piece fails the tests rather than skipping them.
+    skiff_kubelet::image::test_util::require_root("the runc tests");
+    skiff_kubelet::image::test_util::require_busybox();
+    assert!(
+        Path::new(RUNC).exists(),
+        "runc not found at {RUNC}: install Debian's runc (scripts/install-deps.sh does)"
+    );
     if args.iter().any(|a| a == "--list") {
         return; // `cargo test -- --list`: the cases are not listed individually
     }

@@ -12,29 +12,13 @@ pub fn skiff_bin() -> &'static str {
     env!("CARGO_BIN_EXE_skiff")
 }
 
-/// Whether the agent tests can run here (they need root and runc); CI runs them as root.
+/// Fails unless the agent tests can run here (root, runc); CI runs them as root.
 pub fn require_root() {
-    let uid = rustix_uid();
-    assert_eq!(
-        uid, 0,
-        "the node agent tests need root (CI runs them as root)"
-    );
+    skiff_kubelet::image::test_util::require_root("the node agent tests");
     assert!(
         Path::new("/usr/sbin/runc").exists() || Path::new("/usr/bin/runc").exists(),
         "runc is not installed (scripts/install-deps.sh installs it)"
     );
-}
-
-fn rustix_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(str::to_string))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(u32::MAX)
 }
 
 pub struct Agent {
