@@ -17,6 +17,7 @@ mod credentials;
 mod decode;
 mod discovery;
 mod handlers;
+mod jsonscan;
 mod metrics;
 mod negotiation;
 mod podlogs;

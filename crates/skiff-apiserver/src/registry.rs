@@ -68,14 +68,14 @@ pub fn decode_kv(kv: &KeyValue) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-/// Encodes an object for storage: `resourceVersion` is not stored (the revision is).
-fn encode_for_store(obj: &Value) -> Bytes {
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        m.remove("selfLink");
+/// Encodes an object for storage: `resourceVersion` is not stored (the revision is), so it is taken
+/// off `obj` (the caller sets the new one once the write is done), as is `selfLink`.
+fn encode_for_store(obj: &mut Value) -> Bytes {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("resourceVersion");
+        m.shift_remove("selfLink");
     }
-    Bytes::from(serde_json::to_vec(&v).expect("JSON values encode"))
+    Bytes::from(serde_json::to_vec(obj).expect("JSON values encode"))
 }
 
 fn store_err(e: StoreError) -> ApiError {
@@ -300,7 +300,7 @@ impl Registry {
             });
         }
         let key = resource.key(namespace.unwrap_or(""), &name);
-        let kv = match self.store.create(&key, encode_for_store(&obj)).await {
+        let kv = match self.store.create(&key, encode_for_store(&mut obj)).await {
             Ok(kv) => kv,
             Err(StoreError::AlreadyExists { .. }) => {
                 return Err(ApiError::already_exists(
@@ -438,12 +438,13 @@ impl Registry {
                 }
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
             };
-            let old = decode_kv(&kv)?;
-            // `change` sees the object without its resourceVersion: a resourceVersion in what it
-            // returns was put there by the client (a PUT body, a patch), and is then a precondition.
-            let mut unversioned = old.clone();
-            meta_mut(&mut unversioned).remove("resourceVersion");
-            let mut new = change(Some(&unversioned))?;
+            // `old` is as stored, without a resourceVersion: `change` sees it so, and a
+            // resourceVersion in what it returns was put there by the client (a PUT body, a patch)
+            // and is then a precondition.
+            let mut old: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+                ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key))
+            })?;
+            let mut new = change(Some(&old))?;
             check_type(resource, &new)?;
             // The name and namespace come from the URL.
             let body_name = meta_str(&new, "name").to_string();
@@ -466,7 +467,7 @@ impl Registry {
             }
             set_rv(&mut new, kv.mod_revision);
             {
-                let old_meta = meta(&old).cloned().unwrap_or_default();
+                let old_meta = meta(&old);
                 let m = meta_mut(&mut new);
                 m.insert("name".into(), Value::String(name.to_string()));
                 if let Some(ns) = namespace.filter(|_| resource.namespaced) {
@@ -479,7 +480,7 @@ impl Registry {
                     "deletionGracePeriodSeconds",
                     "generation",
                 ] {
-                    match old_meta.get(f) {
+                    match old_meta.and_then(|o| o.get(f)) {
                         Some(v) => m.insert(f.into(), v.clone()),
                         None => m.remove(f),
                     };
@@ -528,8 +529,9 @@ impl Registry {
                     &now(),
                 );
             }
-            if without_managed_time(&new) == without_managed_time(&old) {
+            if equal_but_managed_times(&new, &old) {
                 // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
+                set_rv(&mut old, kv.mod_revision);
                 return Ok(Written {
                     object: old,
                     warnings,
@@ -575,7 +577,7 @@ impl Registry {
             }
             match self
                 .store
-                .update(&key, encode_for_store(&new), kv.mod_revision)
+                .update(&key, encode_for_store(&mut new), kv.mod_revision)
                 .await
             {
                 Ok(done) => {
@@ -694,7 +696,7 @@ impl Registry {
                 }
                 match self
                     .store
-                    .update(&key, encode_for_store(&obj), kv.mod_revision)
+                    .update(&key, encode_for_store(&mut obj), kv.mod_revision)
                     .await
                 {
                     Ok(done) => {
@@ -842,18 +844,51 @@ fn preserve_pod_priority(new: &mut Value, old: &Value) {
     }
 }
 
-/// The object without managedFields timestamps, to recognise no-op writes.
-fn without_managed_time(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(mf) = v
-        .pointer_mut("/metadata/managedFields")
-        .and_then(Value::as_array_mut)
-    {
-        for e in mf {
-            if let Some(o) = e.as_object_mut() {
-                o.remove("time");
-            }
-        }
+/// Whether two objects are equal but for their managedFields timestamps (and resourceVersion): a
+/// write that changes nothing else is a no-op. Compares in place; the objects are large and this runs
+/// on every update.
+fn equal_but_managed_times(a: &Value, b: &Value) -> bool {
+    let (Some(am), Some(bm)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let skip_meta = |k: &str| k == "managedFields" || k == "resourceVersion";
+    let same_metadata = |x: &Value, y: &Value| {
+        let (Some(xm), Some(ym)) = (x.as_object(), y.as_object()) else {
+            return x == y;
+        };
+        let keys = |m: &Map<String, Value>| m.keys().filter(|k| !skip_meta(k)).count();
+        keys(xm) == keys(ym)
+            && xm
+                .iter()
+                .filter(|(k, _)| !skip_meta(k))
+                .all(|(k, v)| ym.get(k) == Some(v))
+            && same_entries_but_time(xm.get("managedFields"), ym.get("managedFields"))
+    };
+    am.len() == bm.len()
+        && am.iter().all(|(k, v)| match (k.as_str(), bm.get(k)) {
+            (_, None) => false,
+            ("metadata", Some(w)) => same_metadata(v, w),
+            (_, Some(w)) => v == w,
+        })
+}
+
+/// Whether two managedFields lists are equal entry by entry, leaving out each entry's `time`.
+fn same_entries_but_time(a: Option<&Value>, b: Option<&Value>) -> bool {
+    fn entries(v: Option<&Value>) -> &[Value] {
+        v.and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
     }
-    v
+    let (a, b) = (entries(a), entries(b));
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| match (x.as_object(), y.as_object()) {
+                (Some(x), Some(y)) => {
+                    let keys = |m: &Map<String, Value>| m.keys().filter(|k| *k != "time").count();
+                    keys(x) == keys(y)
+                        && x.iter()
+                            .filter(|(k, _)| *k != "time")
+                            .all(|(k, v)| y.get(k) == Some(v))
+                }
+                _ => x == y,
+            })
 }

@@ -57,12 +57,13 @@ fn run<T: Admit>(
     let errs = match (op, old) {
         (Op::Create, _) | (_, None) => obj.validate(resource.namespaced),
         (Op::Update, Some(old)) => {
-            let old: T = serde_json::from_value(old.clone())
+            // Decoded from the borrowed value: no copy of the old object.
+            let old = <T as serde::Deserialize>::deserialize(old)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             obj.validate_update(&old, resource.namespaced)
         }
         (Op::StatusUpdate, Some(old)) => {
-            let old: T = serde_json::from_value(old.clone())
+            let old = <T as serde::Deserialize>::deserialize(old)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             obj.validate_status_update(&old, resource.namespaced)
         }

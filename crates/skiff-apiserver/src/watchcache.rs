@@ -6,6 +6,7 @@
 //! get 410 Expired, as upstream. On start the ring is refilled from the store's history, so a client that
 //! resumes a watch after a server restart misses nothing.
 
+use crate::jsonscan;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use skiff_api::resources::{Resource, RESOURCES};
@@ -35,6 +36,31 @@ pub struct CachedObject {
     pub deleting: bool,
 }
 
+/// What the cache reads of a stored object's metadata (everything else is skipped unread).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaView {
+    namespace: Option<String>,
+    name: Option<String>,
+    uid: Option<String>,
+    labels: Option<Map<String, Value>>,
+    /// Set (not null): the object is being deleted.
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+    finalizers: Option<Vec<String>>,
+    owner_references: Option<Vec<OwnerView>>,
+    /// Not stored normally (the revision is); present, the in-place build gives way.
+    resource_version: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnerView {
+    api_version: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    uid: Option<String>,
+}
+
 /// The parts of an owner reference the garbage collector needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRef {
@@ -47,6 +73,100 @@ pub struct OwnerRef {
 impl CachedObject {
     /// Builds the cached form of a stored value at revision `rv`.
     pub fn build(resource: &Resource, key: &str, rv: Revision, raw: &[u8]) -> Option<CachedObject> {
+        Self::build_in_place(resource, key, rv, raw)
+            .or_else(|| Self::build_decoded(resource, key, rv, raw))
+    }
+
+    /// [`CachedObject::build`] reading only the metadata and the selectable fields out of `raw` and
+    /// splicing the resourceVersion into its bytes (see [`crate::jsonscan`]). `None` for what it does
+    /// not handle (a stored resourceVersion, fields of unexpected types, malformed JSON), which
+    /// [`CachedObject::build_decoded`] then does.
+    fn build_in_place(
+        resource: &Resource,
+        key: &str,
+        rv: Revision,
+        raw: &[u8],
+    ) -> Option<CachedObject> {
+        let members = jsonscan::top_level_members(raw)?;
+        let meta_range = jsonscan::member(&members, "metadata")?.clone();
+        let meta: MetaView = serde_json::from_slice(&raw[meta_range.clone()]).ok()?;
+        if meta.resource_version.is_some() {
+            return None;
+        }
+        let selectable = selectable_fields(resource);
+        let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(selectable.len());
+        for (i, f) in selectable.iter().enumerate() {
+            if fields.len() > i {
+                continue; // picked with an earlier field of the same parent
+            }
+            let value = match f.split_once('.') {
+                None => jsonscan::member(&members, f)
+                    .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok()),
+                Some((parent, child)) if !child.contains('.') => {
+                    // Every field under this parent in one pass over it.
+                    let siblings: Vec<&str> = selectable[i..]
+                        .iter()
+                        .filter_map(|g| g.strip_prefix(parent)?.strip_prefix('.'))
+                        .collect();
+                    if selectable[i..i + siblings.len()]
+                        .iter()
+                        .any(|g| !g.starts_with(parent))
+                    {
+                        return None; // siblings not adjacent in the list: not worth handling
+                    }
+                    let picked = match jsonscan::member(&members, parent) {
+                        Some(r) => jsonscan::pick_strings(&raw[r.clone()], &siblings)
+                            .unwrap_or_else(|| vec![None; siblings.len()]),
+                        None => vec![None; siblings.len()],
+                    };
+                    for (g, v) in selectable[i..].iter().zip(picked) {
+                        fields.push((g, v.unwrap_or_default()));
+                    }
+                    continue;
+                }
+                Some(_) => return None,
+            };
+            fields.push((f, value.unwrap_or_default()));
+        }
+        let rv_text = rv.to_string();
+        let meta_json =
+            jsonscan::with_first_member(&raw[meta_range.clone()], "resourceVersion", &rv_text)?;
+        let mut json = Vec::with_capacity(raw.len() + meta_json.len() - meta_range.len());
+        json.extend_from_slice(&raw[..meta_range.start]);
+        json.extend_from_slice(&meta_json);
+        json.extend_from_slice(&raw[meta_range.end..]);
+        Some(CachedObject {
+            key: key.to_string(),
+            rv,
+            json: Bytes::from(json),
+            namespace: meta.namespace.unwrap_or_default(),
+            name: meta.name.unwrap_or_default(),
+            labels: meta.labels.unwrap_or_default(),
+            fields,
+            uid: meta.uid.unwrap_or_default(),
+            owners: meta
+                .owner_references
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| OwnerRef {
+                    api_version: o.api_version.unwrap_or_default(),
+                    kind: o.kind.unwrap_or_default(),
+                    name: o.name.unwrap_or_default(),
+                    uid: o.uid.unwrap_or_default(),
+                })
+                .collect(),
+            finalizers: meta.finalizers.unwrap_or_default(),
+            deleting: meta.deletion_timestamp.is_some(),
+        })
+    }
+
+    /// [`CachedObject::build`] by decoding the whole object.
+    fn build_decoded(
+        resource: &Resource,
+        key: &str,
+        rv: Revision,
+        raw: &[u8],
+    ) -> Option<CachedObject> {
         let mut value: Value = serde_json::from_slice(raw).ok()?;
         let meta = value.get_mut("metadata")?.as_object_mut()?;
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
@@ -373,10 +493,21 @@ impl WatchCache {
                 continue;
             };
             let obj = Arc::new(obj);
-            let prev = ev
-                .prev
-                .as_ref()
-                .and_then(|p| CachedObject::build(res, &p.key, p.mod_revision, &p.value));
+            // The previous version is normally the one the cache holds; built again only when not
+            // (while the history ring is refilled at start).
+            let prev = ev.prev.as_ref().and_then(|p| {
+                let cached = inner
+                    .objects
+                    .get(res.storage)
+                    .and_then(|m| m.get(&p.key))
+                    .filter(|o| o.rv == p.mod_revision);
+                match cached {
+                    Some(o) => Some(o.clone()),
+                    None => {
+                        CachedObject::build(res, &p.key, p.mod_revision, &p.value).map(Arc::new)
+                    }
+                }
+            });
             let type_ = match (ev.kind, &ev.prev) {
                 (EventKind::Delete, _) => EventType::Deleted,
                 (EventKind::Put, None) => EventType::Added,
@@ -399,7 +530,7 @@ impl WatchCache {
                 type_,
                 storage: res.storage,
                 object: obj,
-                prev: prev.map(Arc::new),
+                prev,
             });
             if inner.history.len() >= inner.capacity {
                 if let Some(old) = inner.history.pop_front() {
@@ -538,5 +669,77 @@ impl WatchCache {
             live,
             rev: inner.rev,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resource(group: &str, kind: &str) -> &'static Resource {
+        RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.kind == kind)
+            .unwrap()
+    }
+
+    /// The in-place build and the full decode agree on everything the cache keeps.
+    #[test]
+    fn in_place_build_matches_the_decoded_one() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": "p\u{e9}\"q", "namespace": "ns", "uid": "u1",
+                "labels": {"app": "web", "tier": "a\\b"},
+                "finalizers": ["f/one"], "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u0"}],
+                "managedFields": [{"manager": "m", "fieldsV1": {"f:spec": {}}}]
+            },
+            "spec": {"nodeName": "n1", "hostNetwork": true, "schedulerName": "default-scheduler",
+                     "containers": [{"name": "c", "image": "i", "env": [{"name": "nodeName", "value": "x"}]}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1"}
+        });
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "ns"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"},
+            "reason": "Scheduled", "type": "Normal", "source": {"component": "s"}
+        });
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {}, "spec": {"unschedulable": true}});
+        let pending = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q", "deletionTimestamp": null}, "spec": "odd"});
+        for (res, obj) in [
+            (resource("", "Pod"), pod),
+            (resource("", "Event"), event),
+            (resource("", "Node"), node),
+            (resource("", "Pod"), pending),
+        ] {
+            let raw = serde_json::to_vec(&obj).unwrap();
+            let fast = CachedObject::build_in_place(res, "k", 42, &raw).expect("in place");
+            let slow = CachedObject::build_decoded(res, "k", 42, &raw).unwrap();
+            let v = |o: &CachedObject| serde_json::from_slice::<Value>(&o.json).unwrap();
+            assert_eq!(v(&fast), v(&slow));
+            assert_eq!(v(&fast)["metadata"]["resourceVersion"], "42");
+            assert_eq!(
+                (&fast.namespace, &fast.name, &fast.uid, &fast.labels),
+                (&slow.namespace, &slow.name, &slow.uid, &slow.labels)
+            );
+            assert_eq!(fast.fields, slow.fields);
+            assert_eq!(fast.owners, slow.owners);
+            assert_eq!(
+                (&fast.finalizers, fast.deleting),
+                (&slow.finalizers, slow.deleting)
+            );
+        }
+        let pod = CachedObject::build(resource("", "Pod"), "k", 1, &serde_json::to_vec(&json!({
+            "metadata": {"name": "p"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Pending"}
+        })).unwrap()).unwrap();
+        assert_eq!(pod.field("spec.nodeName"), Some("n1"));
+        assert_eq!(pod.field("status.phase"), Some("Pending"));
+        assert_eq!(pod.field("status.podIP"), Some(""));
+        // A stored resourceVersion (not written by the registry) goes the long way, and is replaced.
+        let raw = br#"{"metadata":{"name":"a","resourceVersion":"3"}}"#;
+        assert!(CachedObject::build_in_place(resource("", "ConfigMap"), "k", 9, raw).is_none());
+        let cm = CachedObject::build(resource("", "ConfigMap"), "k", 9, raw).unwrap();
+        assert_eq!(cm.value()["metadata"]["resourceVersion"], "9");
     }
 }

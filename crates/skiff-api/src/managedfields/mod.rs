@@ -442,25 +442,28 @@ fn field_path(names: &[&str]) -> Vec<PathElement> {
 }
 
 /// The fields stripped from every writer's set (upstream `NewStripMetaManager`).
-fn strip_set() -> FieldSet {
-    let mut s = FieldSet::new();
-    for p in [
-        &["apiVersion"][..],
-        &["kind"],
-        &["metadata"],
-        &["metadata", "name"],
-        &["metadata", "namespace"],
-        &["metadata", "creationTimestamp"],
-        &["metadata", "selfLink"],
-        &["metadata", "uid"],
-        &["metadata", "clusterName"],
-        &["metadata", "generation"],
-        &["metadata", "managedFields"],
-        &["metadata", "resourceVersion"],
-    ] {
-        s.insert(&field_path(p));
-    }
-    s
+fn strip_set() -> &'static FieldSet {
+    static STRIP: std::sync::OnceLock<FieldSet> = std::sync::OnceLock::new();
+    STRIP.get_or_init(|| {
+        let mut s = FieldSet::new();
+        for p in [
+            &["apiVersion"][..],
+            &["kind"],
+            &["metadata"],
+            &["metadata", "name"],
+            &["metadata", "namespace"],
+            &["metadata", "creationTimestamp"],
+            &["metadata", "selfLink"],
+            &["metadata", "uid"],
+            &["metadata", "clusterName"],
+            &["metadata", "generation"],
+            &["metadata", "managedFields"],
+            &["metadata", "resourceVersion"],
+        ] {
+            s.insert(&field_path(p));
+        }
+        s
+    })
 }
 
 /// Kinds whose `status` is written only through the `status` subresource.
@@ -567,7 +570,7 @@ fn record_update(
     cmp.exclude(reset);
     // Every entry, the manager's own included, gives up what changed (force: updates never conflict).
     let _ = take_changes(entries, &cmp, None, true);
-    let taken = cmp.modified_or_added().difference(&strip_set());
+    let taken = cmp.modified_or_added().difference(strip_set());
     if taken.is_empty() {
         return;
     }
@@ -651,7 +654,9 @@ fn prune(merged: &Value, entries: &[Entry], last: &FieldSet, ty: Ty) -> Value {
     let named = |s: &FieldSet| typed::ensure_named(s, ty);
     let field_set = |v: &Value| named(&typed::to_field_set(v, ty));
     // Server-set metadata always counts as owned, so that pruning never touches it.
-    let owned = entries.iter().fold(strip_set(), |acc, e| acc.union(&e.set));
+    let owned = entries
+        .iter()
+        .fold(strip_set().clone(), |acc, e| acc.union(&e.set));
     let last = named(last);
     let all = field_set(merged);
     let pruned = typed::remove_items(merged, &last, ty);
@@ -727,7 +732,7 @@ fn apply_once(
         if changed {
             entries[i].time = Some(now.to_string());
         }
-        entries[i].set = entries[i].set.difference(&strip_set());
+        entries[i].set = entries[i].set.difference(strip_set());
         if entries[i].set.is_empty() {
             entries.remove(i);
         }
@@ -1011,11 +1016,19 @@ pub fn update(
             return;
         }
     }
-    let old_obj = old.map_or_else(|| typed::zero_object(ty), without_managed_fields);
+    // The comparison skips `metadata.managedFields`, so `old` need not be copied without them.
+    let zero;
+    let old_obj = match old {
+        Some(old) => old,
+        None => {
+            zero = typed::zero_object(ty);
+            &zero
+        }
+    };
     let reset = reset_fields(ty, subresource);
     record_update(
         &mut entries,
-        &old_obj,
+        old_obj,
         new,
         manager,
         api_version,

@@ -416,6 +416,9 @@ impl Comparison {
 }
 
 /// Compares `lhs` (before) with `rhs` (after).
+///
+/// `metadata.managedFields` is not compared: it is the bookkeeping itself, a field nobody owns, so
+/// callers may pass objects that still carry it.
 pub(crate) fn compare(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
     let mut cmp = Comparison::default();
     compare_values_at(&mut Vec::new(), Some(lhs), Some(rhs), ty, &mut cmp);
@@ -429,6 +432,14 @@ fn compare_values_at(
     ty: Ty,
     cmp: &mut Comparison,
 ) {
+    // Equal subtrees hold no difference: most of an updated object is unchanged, and this check
+    // costs far less than the walk (which allocates a path element per field).
+    if let (Some(a), Some(b)) = (l, r) {
+        if a == b {
+            return;
+        }
+    }
+    let at_metadata = matches!(path.as_slice(), [PathElement::Field(f)] if f == "metadata");
     match pair_atom(ty, l, r) {
         Atom::Leaf => {
             match (l, r) {
@@ -442,11 +453,17 @@ fn compare_values_at(
         Atom::Object => {
             let (lm, rm) = (as_map(l), as_map(r));
             for (k, lv) in lm {
+                if at_metadata && k == "managedFields" {
+                    continue;
+                }
                 path.push(PathElement::Field(k.clone()));
                 compare_values_at(path, Some(lv), rm.get(k), ty.field(k), cmp);
                 path.pop();
             }
             for (k, rv) in rm {
+                if at_metadata && k == "managedFields" {
+                    continue;
+                }
                 if !lm.contains_key(k) {
                     path.push(PathElement::Field(k.clone()));
                     compare_values_at(path, None, Some(rv), ty.field(k), cmp);
