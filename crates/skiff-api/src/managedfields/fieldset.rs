@@ -205,7 +205,15 @@ impl FieldSet {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            // The key is cloned only when the child is new: inserts mostly land in existing ones.
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => {
+                    let mut child = FieldSet::new();
+                    child.insert(rest);
+                    self.children.insert(first.clone(), child);
+                }
+            },
         }
     }
 
@@ -259,6 +267,37 @@ impl FieldSet {
             out.children.insert(pe.clone(), merged);
         }
         out
+    }
+
+    /// [`FieldSet::union`] into `self`, taking `other` (nothing is copied).
+    pub fn merge(&mut self, other: FieldSet) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        self.members.extend(other.members);
+        for (pe, child) in other.children {
+            match self.children.get_mut(&pe) {
+                Some(mine) => mine.merge(child),
+                None => {
+                    self.children.insert(pe, child);
+                }
+            }
+        }
+    }
+
+    /// [`FieldSet::difference`] in place.
+    pub fn subtract(&mut self, other: &FieldSet) {
+        if other.is_empty() {
+            return;
+        }
+        self.members.retain(|m| !other.members.contains(m));
+        self.children.retain(|pe, child| {
+            if let Some(theirs) = other.children.get(pe) {
+                child.subtract(theirs);
+            }
+            !child.is_empty()
+        });
     }
 
     /// Members of `self` that are not members of `other`. A member of `other` does not remove what
@@ -465,6 +504,14 @@ mod tests {
         let parent = s(json!({"f:a":{}}));
         let child = s(json!({"f:a":{"f:b":{}}}));
         assert_eq!(parent.difference(&child), parent);
+        for (x, y) in [(&a, &b), (&b, &a), (&parent, &child), (&child, &parent)] {
+            let mut merged = x.clone();
+            merged.merge(y.clone());
+            assert_eq!(merged, x.union(y));
+            let mut rest = x.clone();
+            rest.subtract(y);
+            assert_eq!(rest, x.difference(y));
+        }
         assert_eq!(child.difference(&parent), child);
         // ... unless the difference is recursive.
         assert!(child.recursive_difference(&parent).is_empty());

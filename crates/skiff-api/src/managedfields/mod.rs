@@ -542,11 +542,9 @@ fn take_changes(
             continue;
         }
         if let Some((_, taken)) = conflicts.iter().find(|(k, _)| *k == e.key()) {
-            e.set = e.set.difference(taken);
+            e.set.subtract(taken);
         }
-        if !cmp.removed.is_empty() {
-            e.set = e.set.difference(&cmp.removed);
-        }
+        e.set.subtract(&cmp.removed);
     }
     entries.retain(|e| !e.set.is_empty());
     Ok(())
@@ -570,7 +568,8 @@ fn record_update(
     cmp.exclude(reset);
     // Every entry, the manager's own included, gives up what changed (force: updates never conflict).
     let _ = take_changes(entries, &cmp, None, true);
-    let taken = cmp.modified_or_added().difference(strip_set());
+    let mut taken = cmp.into_modified_or_added();
+    taken.subtract(strip_set());
     if taken.is_empty() {
         return;
     }
@@ -578,7 +577,8 @@ fn record_update(
     match find(entries, &k) {
         Some(i) => {
             let e = &mut entries[i];
-            e.set = taken.union(&e.set);
+            taken.merge(std::mem::take(&mut e.set));
+            e.set = taken;
             e.api_version = api_version.to_string();
             e.time = Some(now.to_string());
         }

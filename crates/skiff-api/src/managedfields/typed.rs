@@ -413,6 +413,13 @@ impl Comparison {
     pub(crate) fn modified_or_added(&self) -> FieldSet {
         self.modified.union(&self.added)
     }
+
+    /// [`Comparison::modified_or_added`], taking the comparison apart instead of copying.
+    pub(crate) fn into_modified_or_added(self) -> FieldSet {
+        let mut out = self.modified;
+        out.merge(self.added);
+        out
+    }
 }
 
 /// Compares `lhs` (before) with `rhs` (after).
