@@ -8,9 +8,9 @@
 //! without its node-password check, a join token holder can obtain the credentials of an existing node
 //! name: the join token is a cluster secret.
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::Method;
-use hyper::body::Incoming;
 use serde_json::Value;
 use skiff_api::ApiError;
 use std::net::IpAddr;
@@ -38,7 +38,7 @@ pub async fn serve(
     state: &State,
     user: &User,
     method: &Method,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, ApiError> {
     let Some(security) = &state.security else {
         return Err(ApiError::not_found("", "", ""));

@@ -30,7 +30,8 @@ mod watch;
 pub mod watchcache;
 
 pub use auth::{IssuedNodeCredentials, NodeCredentialIssuer, Security, User};
-pub use server::{start, Config, Running};
+pub use body::Body as ResponseBody;
+pub use server::{serve_local, start, Config, RequestBody, Running};
 
 /// What every request handler shares.
 pub struct State {

@@ -180,11 +180,25 @@ fn service(
     Error = std::convert::Infallible,
     Future = impl std::future::Future<Output = Result<Reply, std::convert::Infallible>> + Send,
 > + Clone {
-    hyper::service::service_fn(move |req| {
+    hyper::service::service_fn(move |req: Request<Incoming>| {
         let st = st.clone();
         let user = user.clone();
+        let req = req.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
         async move { Ok::<_, std::convert::Infallible>(handle(st, req, user.as_deref()).await) }
     })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body, whichever way the request came: a connection's, or one built in this process.
+pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// Serves one request made in this process, as `user`, without a connection: the transport of
+/// `skiff server`'s embedded scheduler (the same requests as over HTTP, without encoding them,
+/// TLS or loopback TCP). Everything else (routing, authorization, admission) is as for a remote
+/// request.
+pub async fn serve_local(state: Arc<State>, req: Request<RequestBody>, user: &User) -> Reply {
+    handle(state, req, Some(user)).await
 }
 
 /// What Go's server answers to plain HTTP on a TLS port.
@@ -240,7 +254,7 @@ fn unauthorized() -> Reply {
 }
 
 /// Routes one request.
-async fn handle(state: Arc<State>, req: Request<Incoming>, conn_user: Option<&User>) -> Reply {
+async fn handle(state: Arc<State>, req: Request<RequestBody>, conn_user: Option<&User>) -> Reply {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -348,7 +362,7 @@ fn not_found() -> Reply {
 /// client reads it (Go's server drains in the same spirit).
 const DRAIN_AFTER_LIMIT: usize = 4 * MAX_BODY;
 
-pub(crate) async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(mut body: RequestBody) -> Result<Bytes, ApiError> {
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;
     let drain_until = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -378,7 +392,7 @@ async fn api(
     path: &str,
     query: Query,
     headers: &http::HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, ApiError> {
     let accept = headers.get("accept").and_then(|v| v.to_str().ok());
     let Some(target) = request::parse_path(path)? else {

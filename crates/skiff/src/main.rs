@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent;
 mod image_cmd;
+mod local_api;
 mod pki;
 mod scheduler;
 mod server;

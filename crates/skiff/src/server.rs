@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::{kubeconfig, pki, scheduler};
+use crate::{kubeconfig, local_api, pki};
 
 /// What to run.
 pub struct ServerOptions {
@@ -73,7 +73,9 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
                 config,
                 ..Default::default()
             };
-            let client = scheduler::client_for(&path).await?;
+            // The same identity as the admin kubeconfig it used to read, without the round trip
+            // through HTTP.
+            let client = local_api::client(api.state.clone(), skiff_apiserver::User::admin());
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
             let handle = tokio::spawn(async move {
                 let stop = async {
