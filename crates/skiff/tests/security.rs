@@ -63,6 +63,27 @@ fn json_call(
     )
 }
 
+fn get(s: &Server, tls: &Arc<rustls::ClientConfig>, path: &str) -> (u16, Value) {
+    json_call(s, tls, "GET", path, "application/json", &Value::Null)
+}
+
+fn delete(s: &Server, tls: &Arc<rustls::ClientConfig>, path: &str) -> (u16, Value) {
+    json_call(s, tls, "DELETE", path, "application/json", &Value::Null)
+}
+
+fn post(s: &Server, tls: &Arc<rustls::ClientConfig>, path: &str, body: &Value) -> (u16, Value) {
+    json_call(s, tls, "POST", path, "application/json", body)
+}
+
+fn merge_patch(
+    s: &Server,
+    tls: &Arc<rustls::ClientConfig>,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    json_call(s, tls, "PATCH", path, "application/merge-patch+json", body)
+}
+
 /// Node credentials as a joining agent obtains them: the join secret as a bearer token.
 fn node_tls(s: &Server, node: &str) -> Arc<rustls::ClientConfig> {
     let auth = format!("Bearer {}", secret_of(&token(s)));
@@ -106,14 +127,14 @@ fn unauthenticated_requests_get_401_except_health_and_version() {
         "/metrics",
         "/api/v1/namespaces/default/secrets",
     ] {
-        let (code, body) = json_call(&s, &anon, "GET", path, "application/json", &Value::Null);
+        let (code, body) = get(&s, &anon, path);
         assert_eq!(code, 401, "{path}: {body}");
         assert_eq!(body["kind"], "Status", "{path}: {body}");
         assert_eq!(body["reason"], "Unauthorized");
         assert_eq!(body["code"], 401);
     }
     for path in ["/version", "/readyz", "/livez", "/healthz"] {
-        let (code, body) = json_call(&s, &anon, "GET", path, "application/json", &Value::Null);
+        let (code, body) = get(&s, &anon, path);
         assert_eq!(code, 200, "{path}: {body}");
     }
     let (code, cacerts) = request(&s.addr(), Some(anon.clone()), "GET", "/cacerts", &[], b"");
@@ -258,79 +279,38 @@ fn nodes_are_restricted_as_upstream() {
     let ok = |code: u16, body: &Value| assert!((200..300).contains(&code), "{code}: {body}");
 
     // Its own Node: create, read, patch status, patch; another node: no.
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/api/v1/nodes",
-        "application/json",
         &json!({"metadata": {"name": "sec-a"}}),
     );
     ok(code, &body);
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/api/v1/nodes",
-        "application/json",
         &json!({"metadata": {"name": "sec-c"}}),
     );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &admin,
-        "POST",
         "/api/v1/nodes",
-        "application/json",
         &json!({"metadata": {"name": "sec-b"}}),
     );
     ok(code, &body);
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/nodes/sec-a",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/nodes/sec-a");
     ok(code, &body);
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/nodes",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/nodes");
     ok(code, &body);
     let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}]}});
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "PATCH",
-        "/api/v1/nodes/sec-a/status",
-        "application/merge-patch+json",
-        &patch,
-    );
+    let (code, body) = merge_patch(&s, &a, "/api/v1/nodes/sec-a/status", &patch);
     ok(code, &body);
     let labels = json!({"metadata": {"labels": {"x": "y"}}});
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "PATCH",
-        "/api/v1/nodes/sec-a",
-        "application/merge-patch+json",
-        &labels,
-    );
+    let (code, body) = merge_patch(&s, &a, "/api/v1/nodes/sec-a", &labels);
     ok(code, &body);
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "PATCH",
-        "/api/v1/nodes/sec-b",
-        "application/merge-patch+json",
-        &labels,
-    );
+    let (code, body) = merge_patch(&s, &a, "/api/v1/nodes/sec-b", &labels);
     assert_eq!(code, 403, "{body}");
     assert_eq!(body["kind"], "Status");
     assert_eq!(body["reason"], "Forbidden");
@@ -340,36 +320,15 @@ fn nodes_are_restricted_as_upstream() {
         ),
         "{body}"
     );
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "PATCH",
-        "/api/v1/nodes/sec-b/status",
-        "application/merge-patch+json",
-        &patch,
-    );
+    let (code, body) = merge_patch(&s, &a, "/api/v1/nodes/sec-b/status", &patch);
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "DELETE",
-        "/api/v1/nodes/sec-b",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = delete(&s, &a, "/api/v1/nodes/sec-b");
     assert_eq!(code, 403, "{body}");
 
     // Secrets: only those its pods reference.
     for name in ["referenced", "other"] {
         let secret = json!({"metadata": {"name": name}, "stringData": {"k": "v"}});
-        let (code, body) = json_call(
-            &s,
-            &admin,
-            "POST",
-            "/api/v1/namespaces/default/secrets",
-            "application/json",
-            &secret,
-        );
+        let (code, body) = post(&s, &admin, "/api/v1/namespaces/default/secrets", &secret);
         ok(code, &body);
     }
     let pod = |name: &str, node: &str| {
@@ -377,33 +336,17 @@ fn nodes_are_restricted_as_upstream() {
             "env": [{"name": "E", "valueFrom": {"secretKeyRef": {"name": "referenced", "key": "k"}}}]}]}})
     };
     for (name, node) in [("on-a", "sec-a"), ("on-b", "sec-b")] {
-        let (code, body) = json_call(
+        let (code, body) = post(
             &s,
             &admin,
-            "POST",
             "/api/v1/namespaces/default/pods",
-            "application/json",
             &pod(name, node),
         );
         ok(code, &body);
     }
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/namespaces/default/secrets/referenced",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/namespaces/default/secrets/referenced");
     ok(code, &body);
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/namespaces/default/secrets/other",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/namespaces/default/secrets/other");
     assert_eq!(code, 403, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains(
@@ -411,123 +354,69 @@ fn nodes_are_restricted_as_upstream() {
         ),
         "{body}"
     );
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/namespaces/default/secrets",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/namespaces/default/secrets");
     assert_eq!(code, 403, "{body}");
 
     // Pods: read all, create none, status and delete only of its own.
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/api/v1/pods",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/api/v1/pods");
     ok(code, &body);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/api/v1/namespaces/default/pods",
-        "application/json",
         &pod("mine", "sec-a"),
     );
     assert_eq!(code, 403, "{body}");
     let status = json!({"status": {"phase": "Running"}});
-    let (code, body) = json_call(
+    let (code, body) = merge_patch(
         &s,
         &a,
-        "PATCH",
         "/api/v1/namespaces/default/pods/on-a/status",
-        "application/merge-patch+json",
         &status,
     );
     ok(code, &body);
-    let (code, body) = json_call(
+    let (code, body) = merge_patch(
         &s,
         &a,
-        "PATCH",
         "/api/v1/namespaces/default/pods/on-b/status",
-        "application/merge-patch+json",
         &status,
     );
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "DELETE",
-        "/api/v1/namespaces/default/pods/on-b",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = delete(&s, &a, "/api/v1/namespaces/default/pods/on-b");
     assert_eq!(code, 403, "{body}");
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "DELETE",
-        "/api/v1/namespaces/default/pods/on-a",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = delete(&s, &a, "/api/v1/namespaces/default/pods/on-a");
     ok(code, &body);
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/api/v1/namespaces/default/pods/on-b/binding",
-        "application/json",
         &json!({"metadata": {"name": "on-b"}, "target": {"kind": "Node", "name": "sec-a"}}),
     );
     assert_eq!(code, 403, "{body}");
 
     // Its own Lease, events.
     let lease = |name: &str| json!({"metadata": {"name": name}, "spec": {"holderIdentity": name}});
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-        "application/json",
         &lease("sec-a"),
     );
     ok(code, &body);
-    let (code, body) = json_call(
+    let (code, body) = post(
         &s,
         &a,
-        "POST",
         "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-        "application/json",
         &lease("sec-b"),
     );
     assert_eq!(code, 403, "{body}");
     let event = json!({"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "on-a", "namespace": "default"},
         "reason": "Started", "message": "m", "type": "Normal"});
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "POST",
-        "/api/v1/namespaces/default/events",
-        "application/json",
-        &event,
-    );
+    let (code, body) = post(&s, &a, "/api/v1/namespaces/default/events", &event);
     ok(code, &body);
     // Other resources: no.
-    let (code, body) = json_call(
-        &s,
-        &a,
-        "GET",
-        "/apis/apps/v1/deployments",
-        "application/json",
-        &Value::Null,
-    );
+    let (code, body) = get(&s, &a, "/apis/apps/v1/deployments");
     assert_eq!(code, 403, "{body}");
 
     // A node may renew its own credentials, not obtain another's.
