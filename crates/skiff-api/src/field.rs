@@ -16,20 +16,44 @@ impl Path {
         Path(name.to_string())
     }
     /// `a.b` from `a` and `b`.
+    ///
+    /// Validation builds a path for every field it visits, error or not, so these concatenate
+    /// directly rather than through `format!` (whose machinery was 4% of a pod create's CPU).
     pub fn child(&self, name: &str) -> Self {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
-            Path(format!("{}.{}", self.0, name))
+            self.joined(&[".", name])
         }
     }
     /// `a[3]` from `a` and `3`.
     pub fn index(&self, i: usize) -> Self {
-        Path(format!("{}[{}]", self.0, i))
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut n = i;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = std::str::from_utf8(&digits[start..]).unwrap_or("0");
+        self.joined(&["[", digits, "]"])
     }
     /// `a[key]` from `a` and `key` (map entries, as upstream prints them).
     pub fn key(&self, k: &str) -> Self {
-        Path(format!("{}[{}]", self.0, k))
+        self.joined(&["[", k, "]"])
+    }
+    fn joined(&self, parts: &[&str]) -> Self {
+        let mut s =
+            String::with_capacity(self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        s.push_str(&self.0);
+        for p in parts {
+            s.push_str(p);
+        }
+        Path(s)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -242,6 +266,16 @@ mod tests {
         assert_eq!(
             aggregate_message(&errs),
             "[spec.containers[0].image: Required value, a: Duplicate value: \"x\"]"
+        );
+        let p = Path::new("")
+            .child("data")
+            .key("a.b")
+            .index(10)
+            .index(1234567);
+        assert_eq!(p.as_str(), "data[a.b][10][1234567]");
+        assert_eq!(
+            Path::new("x").index(usize::MAX).as_str(),
+            format!("x[{}]", usize::MAX)
         );
     }
 }
