@@ -115,7 +115,8 @@ where
             version = resource.version
         ))
     };
-    let obj: T = serde_json::from_value(value.clone()).map_err(|e| cannot(e.to_string()))?;
+    // Decoded from the borrowed value (no copy of the request); `value` is still needed below.
+    let obj = <T as serde::Deserialize>::deserialize(&value).map_err(|e| cannot(e.to_string()))?;
     let mut warnings = Vec::new();
     if fv != FieldValidation::Ignore {
         let back = serde_json::to_value(&obj).map_err(|e| cannot(e.to_string()))?;
