@@ -198,10 +198,11 @@ fn tune_allocator() {
 }
 
 fn main() -> anyhow::Result<()> {
-    // No transparent huge pages for Skiff's own processes: mimalloc `madvise`s its arena
-    // `MADV_HUGEPAGE`, so a mostly idle process would hold whole 2 MiB pages (measured: 10 of an
-    // idle agent's 27 MiB of anonymous memory, 6 of a container shim's 7 MiB). The flag is
-    // inherited by children: shims (which lift it while forking a container, see
+    // No transparent huge pages for Skiff's own processes: a mostly idle process would hold whole
+    // 2 MiB pages (measured: 10 of an idle agent's 27 MiB of anonymous memory, 6 of a container
+    // shim's 7 MiB). mimalloc is built without its `MADV_HUGEPAGE` on the arena (`no_thp`, which
+    // covers what it maps before this line); this covers hosts whose THP mode is `always`. The
+    // flag is inherited by children: shims (which lift it while forking a container, see
     // `skiff_kubelet::runtime::shim`), CNI plugins and runc.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     tune_allocator();
