@@ -88,6 +88,21 @@ impl ApiError {
             details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
+    /// Admission's refusal of one object (`configmaps "x" is forbidden: <why>`), as upstream's
+    /// `NewForbidden`.
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: format!(
+                "{} \"{}\" is forbidden: {}",
+                qualified(resource, group),
+                name,
+                why
+            ),
+            details: Some(Box::new(resource_details(group, resource, name))),
+        }
+    }
     /// An optimistic-concurrency failure (`Operation cannot be fulfilled on pods "web": ...`).
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         ApiError {

@@ -203,22 +203,39 @@ impl Registry {
     /// Checks that a namespaced object may be created in `namespace` (upstream NamespaceLifecycle). The
     /// cache answers when it knows the namespace; otherwise the store does, so that a namespace created a
     /// moment ago is seen.
-    async fn check_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+    /// NamespaceLifecycle admission: nothing is created in a namespace that is missing or being
+    /// terminated.
+    async fn check_namespace(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
         let ns_res = res("", "namespaces");
         let key = ns_res.key("", namespace);
-        let ns = match self.cache.get(ns_res, &key) {
-            Some(ns) => ns.value(),
+        // The cached namespace says both without decoding it (`status.phase` is one of its
+        // selectable fields); this runs on every namespaced create.
+        let terminating = match self.cache.get(ns_res, &key) {
+            Some(ns) => ns.deleting || ns.field("status.phase") == Some("Terminating"),
             None => match self.store.get(&key).await.map_err(store_err)? {
-                Some(kv) => decode_kv(&kv)?,
+                Some(kv) => {
+                    let ns = decode_kv(&kv)?;
+                    !meta_str(&ns, "deletionTimestamp").is_empty()
+                        || ns.pointer("/status/phase").and_then(Value::as_str)
+                            == Some("Terminating")
+                }
                 None => return Err(ApiError::not_found("", "namespaces", namespace)),
             },
         };
-        if !meta_str(&ns, "deletionTimestamp").is_empty()
-            || ns.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-        {
-            return Err(ApiError::forbidden(format!(
-                "unable to create new content in namespace {namespace} because it is being terminated"
-            )));
+        if terminating {
+            return Err(ApiError::forbidden_object(
+                resource.group,
+                resource.plural,
+                name,
+                &format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+            ));
         }
         Ok(())
     }
@@ -278,7 +295,8 @@ impl Registry {
         self.admission_create(resource, &mut obj).await?;
         let (mut obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
         if resource.namespaced {
-            self.check_namespace(namespace.unwrap_or("")).await?;
+            self.check_namespace(resource, namespace.unwrap_or(""), meta_str(&obj, "name"))
+                .await?;
         }
         let name = meta_str(&obj, "name").to_string();
         if !opts.applied {

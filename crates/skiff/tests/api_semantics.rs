@@ -246,3 +246,61 @@ fn events_k8s_io_round_trips_through_core_events() {
     assert_eq!(code, 200);
     assert_eq!(parse(&body)["items"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn nothing_is_created_in_a_terminating_namespace() {
+    let s = Server::start_with(tempfile::tempdir().unwrap(), &["--disable-scheduler"]);
+    s.ok(&["create", "namespace", "doomed"]);
+    // A finalizer of someone else's keeps the namespace Terminating after the delete.
+    s.ok(&[
+        "patch",
+        "namespace",
+        "doomed",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
+    s.ok(&["delete", "namespace", "doomed", "--wait=false"]);
+    let phase = s.ok(&[
+        "get",
+        "namespace",
+        "doomed",
+        "-o",
+        "jsonpath={.status.phase}",
+    ]);
+    assert_eq!(phase, "Terminating");
+    let out = s.kubectl(&[
+        "create",
+        "configmap",
+        "x",
+        "-n",
+        "doomed",
+        "--from-literal=a=b",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "configmaps \"x\" is forbidden: unable to create new content in namespace doomed because it is being terminated"
+        ),
+        "{stderr}"
+    );
+    let (code, body) = http(
+        &s.addr(),
+        "POST",
+        "/api/v1/namespaces/doomed/configmaps",
+        Some("application/json"),
+        br#"{"metadata":{"name":"y"},"data":{"a":"b"}}"#,
+    );
+    assert_eq!(code, 403, "{body}");
+    let status = parse(&body);
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(status["details"]["kind"], "configmaps");
+    assert_eq!(status["details"]["name"], "y");
+    assert!(!s
+        .kubectl(&["get", "configmap", "x", "-n", "doomed"])
+        .status
+        .success());
+    // Other namespaces are unaffected.
+    s.ok(&["create", "configmap", "x", "--from-literal=a=b"]);
+}
