@@ -359,10 +359,16 @@ impl Registry {
             .unwrap_or("")
             .to_string();
         let class = if class_name.is_empty() {
+            // Runs on every pod create without a class: only the default class is decoded.
             let (all, _) = self.cache.list(pcs, &pcs.key_prefix(), None);
             all.into_iter()
+                .find(|c| {
+                    crate::jsonscan::top_level_members(&c.json).is_some_and(|members| {
+                        crate::jsonscan::member(&members, "globalDefault")
+                            .is_some_and(|r| &c.json[r.clone()] == b"true")
+                    })
+                })
                 .map(|c| c.value())
-                .find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
         } else {
             let key = pcs.key("", &class_name);
             let found = match self.cache.get(pcs, &key) {

@@ -181,6 +181,38 @@ fn priority_classes_resolve_into_pods() {
     );
     assert_eq!(code, 201);
     assert_eq!(parse(&body)["spec"]["priority"], 0);
+    assert!(parse(&body)["spec"].get("priorityClassName").is_none());
+    // With a global default class, a pod naming none gets it (upstream's Priority admission).
+    let default = br#"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"everyone"},"value":7,"globalDefault":true}"#;
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        Some("application/json"),
+        default,
+    );
+    assert_eq!(code, 201, "{body}");
+    // Admission reads classes from the watch cache (upstream: an informer); a consistent LIST waits
+    // until the cache holds the new class.
+    let (code, _) = http(
+        &a,
+        "GET",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        None,
+        b"",
+    );
+    assert_eq!(code, 200);
+    let (code, body) = http(
+        &a,
+        "POST",
+        PODS,
+        Some("application/json"),
+        &pod("defaulted", json!({})),
+    );
+    assert_eq!(code, 201, "{body}");
+    let p = parse(&body);
+    assert_eq!(p["spec"]["priority"], 7);
+    assert_eq!(p["spec"]["priorityClassName"], "everyone");
 }
 
 #[test]
