@@ -95,38 +95,33 @@ impl CachedObject {
         }
         let selectable = selectable_fields(resource);
         let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(selectable.len());
-        for (i, f) in selectable.iter().enumerate() {
-            if fields.len() > i {
-                continue; // picked with an earlier field of the same parent
-            }
-            let value = match f.split_once('.') {
-                None => jsonscan::member(&members, f)
-                    .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok()),
-                Some((parent, child)) if !child.contains('.') => {
-                    // Every field under this parent in one pass over it.
-                    let siblings: Vec<&str> = selectable[i..]
-                        .iter()
-                        .filter_map(|g| g.strip_prefix(parent)?.strip_prefix('.'))
-                        .collect();
-                    if selectable[i..i + siblings.len()]
-                        .iter()
-                        .any(|g| !g.starts_with(parent))
-                    {
-                        return None; // siblings not adjacent in the list: not worth handling
-                    }
-                    let picked = match jsonscan::member(&members, parent) {
-                        Some(r) => jsonscan::pick_strings(&raw[r.clone()], &siblings)
-                            .unwrap_or_else(|| vec![None; siblings.len()]),
-                        None => vec![None; siblings.len()],
-                    };
-                    for (g, v) in selectable[i..].iter().zip(picked) {
-                        fields.push((g, v.unwrap_or_default()));
-                    }
-                    continue;
-                }
-                Some(_) => return None,
+        let mut i = 0;
+        while i < selectable.len() {
+            let Some((parent, _)) = selectable[i].split_once('.') else {
+                // A top-level field.
+                let value = jsonscan::member(&members, selectable[i])
+                    .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok());
+                fields.push((selectable[i], value.unwrap_or_default()));
+                i += 1;
+                continue;
             };
-            fields.push((f, value.unwrap_or_default()));
+            // The run of fields under the same parent, picked in one pass over it.
+            let run = &selectable[i..];
+            let run = &run[..run
+                .iter()
+                .take_while(|g| g.split_once('.').is_some_and(|(p, _)| p == parent))
+                .count()];
+            let children: Vec<&str> = run.iter().map(|g| &g[parent.len() + 1..]).collect();
+            if children.iter().any(|c| c.contains('.')) {
+                return None; // deeper paths: none of the served kinds has one
+            }
+            let picked = jsonscan::member(&members, parent)
+                .and_then(|r| jsonscan::pick_strings(&raw[r.clone()], &children))
+                .unwrap_or_else(|| vec![None; children.len()]);
+            for (g, v) in run.iter().zip(picked) {
+                fields.push((g, v.unwrap_or_default()));
+            }
+            i += run.len();
         }
         let rv_text = rv.to_string();
         let meta_json =
