@@ -61,31 +61,37 @@ pub fn yaml_to_value(body: &[u8]) -> Result<Value, ApiError> {
 /// upstream names them: `spec.foo`, `spec.containers[0].bogus`.
 pub fn unknown_fields(sent: &Value, decoded: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk(sent, decoded, String::new(), &mut out);
+    walk(sent, decoded, &mut String::new(), &mut out);
     out
 }
 
-fn walk(sent: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
+/// `path` is the position of `sent` (`spec.containers[0]`); it is extended in place for each child
+/// and cut back afterwards, so that only an unknown field costs an allocation.
+fn walk(sent: &Value, decoded: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
     match (sent, decoded) {
         (Value::Object(s), Value::Object(d)) => {
             for (k, v) in s {
                 if v.is_null() {
                     continue;
                 }
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match d.get(k) {
-                    Some(dv) => walk(v, dv, child, out),
-                    None => out.push(child),
+                if len > 0 {
+                    path.push('.');
                 }
+                path.push_str(k);
+                match d.get(k) {
+                    Some(dv) => walk(v, dv, path, out),
+                    None => out.push(path.clone()),
+                }
+                path.truncate(len);
             }
         }
         (Value::Array(s), Value::Array(d)) => {
             for (i, (sv, dv)) in s.iter().zip(d.iter()).enumerate() {
-                walk(sv, dv, format!("{path}[{i}]"), out);
+                use std::fmt::Write;
+                let _ = write!(path, "[{i}]");
+                walk(sv, dv, path, out);
+                path.truncate(len);
             }
         }
         // An empty object the typed model drops (e.g. a field whose type has no properties) is not unknown.

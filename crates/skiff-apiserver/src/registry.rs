@@ -93,9 +93,6 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: String,
-    /// The write is a binding: it sets `spec.nodeName`, which no pod update may change, so update
-    /// validation does not apply (as upstream's binding storage writes directly).
-    pub binding: bool,
     /// The object's managedFields were already computed by server-side apply.
     pub applied: bool,
 }
@@ -107,7 +104,6 @@ impl WriteOptions {
             dry_run: false,
             field_validation: FieldValidation::Ignore,
             field_manager: manager.into(),
-            binding: false,
             applied: false,
         }
     }
@@ -434,6 +430,61 @@ impl Registry {
         }
     }
 
+    /// A storage-level read-modify-write (upstream's `Storage.GuaranteedUpdate`, which the binding
+    /// subresource calls directly): `change` edits the stored object in place, and the result is written
+    /// as it is, without the registry's strategy, admission, generation or managed fields; a failed
+    /// `change` writes nothing. The first attempt starts from the watch cache's copy (upstream's
+    /// cached existing object); a conflict retries from a fresh store read. Returns the written object.
+    pub async fn guaranteed_update<F>(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        dry_run: bool,
+        mut change: F,
+    ) -> Result<Value, ApiError>
+    where
+        F: FnMut(&mut Value) -> Result<(), ApiError>,
+    {
+        let key = Self::key(resource, namespace, name);
+        let mut cached = self.cache.get(resource, &key);
+        for _attempt in 0..32 {
+            let (raw, rev) = match cached.take() {
+                Some(c) => (c.json.clone(), c.rv),
+                None => match self.store.get(&key).await.map_err(store_err)? {
+                    Some(kv) => (kv.value, kv.mod_revision),
+                    None => return Err(ApiError::not_found(resource.group, resource.plural, name)),
+                },
+            };
+            let mut obj: Value = serde_json::from_slice(&raw)
+                .map_err(|e| ApiError::internal(format!("stored object {key} is not JSON: {e}")))?;
+            // `change` sees the object as a client would, with its resourceVersion.
+            set_rv(&mut obj, rev);
+            change(&mut obj)?;
+            if dry_run {
+                return Ok(obj);
+            }
+            match self
+                .store
+                .update(&key, encode_for_store(&mut obj), rev)
+                .await
+            {
+                Ok(done) => {
+                    set_rv(&mut obj, done.mod_revision);
+                    return Ok(obj);
+                }
+                Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(ApiError::conflict(
+            resource.group,
+            resource.plural,
+            name,
+            "too many concurrent modifications; try again",
+        ))
+    }
+
     /// Read-modify-write of one object with optimistic concurrency: `change` gets the current object and
     /// returns the new one. A conflict with a concurrent writer retries, unless the new object names a
     /// resourceVersion of its own (the client's precondition), which then fails with 409.
@@ -511,9 +562,7 @@ impl Registry {
                 }
                 m.remove("selfLink");
             }
-            if !opts.binding {
-                strategy::prepare_for_update(resource, &mut new, &old, status);
-            }
+            strategy::prepare_for_update(resource, &mut new, &old, status);
             if resource.kind == "Namespace" && subresource != Some("finalize") {
                 // Only namespaces/finalize may change spec.finalizers.
                 match old.pointer("/spec/finalizers").cloned() {
@@ -529,11 +578,8 @@ impl Registry {
                 preserve_pod_priority(&mut new, &old);
             }
             let op = if status { Op::StatusUpdate } else { Op::Update };
-            let (mut new, warnings) = if opts.binding {
-                (new, Vec::new())
-            } else {
-                strategy::admit_update(resource, new, &old, op, opts.field_validation)?
-            };
+            let (mut new, warnings) =
+                strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
             set_rv(&mut new, kv.mod_revision);
             if resource.has_generation && !status && new.get("spec") != old.get("spec") {
                 let g = meta(&old)

@@ -444,7 +444,7 @@ async fn api(
                 Some(&ns),
                 &name,
                 &target,
-                binding.pointer("/metadata/annotations"),
+                binding.get("metadata"),
                 &opts,
             )
             .await

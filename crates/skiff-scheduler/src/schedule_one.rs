@@ -560,17 +560,18 @@ impl Algorithm {
         } else {
             num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score(), num_all)
         };
-        let start = self.next_start_node_index;
+        let start = self.next_start_node_index % num_all;
         if !profile.has_filter_plugins() {
             for i in 0..to_find {
                 feasible.push(nodes[(start + i) % num_all]);
             }
             return Ok(());
         }
-        for i in 0..num_all {
-            let slot = nodes[(start + i) % num_all];
+        let filters = profile.cycle_filters(state);
+        // The nodes from `nextStartNodeIndex` on, wrapping around (`nodes[(start + i) % num_all]`).
+        for &slot in nodes[start..].iter().chain(&nodes[..start]) {
             let node = snapshot.node(slot);
-            let status = profile.run_filter_plugins_with_nominated_pods(state, snapshot, pod, node);
+            let status = filters.run_with_nominated_pods(state, snapshot, pod, node);
             if let Some(ex) = explain.as_deref_mut() {
                 let mut per: Vec<(String, String)> = profile
                     .run_all_filter_plugins(state, pod, node)

@@ -38,6 +38,22 @@ fn binding_sets_node_once_and_status_is_separate() {
         .0,
         201
     );
+    let (_, body) = http(&a, "GET", &format!("{PODS}/p"), None, b"");
+    let before = parse(&body);
+    // The Binding's uid is a precondition on the pod (upstream's assignPod): a stale one changes nothing.
+    let stale = br#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p","uid":"not-the-pods-uid"},"target":{"kind":"Node","name":"node-9"}}"#;
+    let (code, body) = http(
+        &a,
+        "POST",
+        &format!("{PODS}/p/binding"),
+        Some("application/json"),
+        stale,
+    );
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body.contains("Precondition failed: UID in precondition: not-the-pods-uid"),
+        "{body}"
+    );
     let binding = br#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p","annotations":{"example.com/decided-by":"test"}},"target":{"kind":"Node","name":"node-1"}}"#;
     let (code, body) = http(
         &a,
@@ -57,6 +73,15 @@ fn binding_sets_node_once_and_status_is_separate() {
     );
     assert_eq!(p["status"]["conditions"][0]["type"], "PodScheduled");
     assert_eq!(p["status"]["conditions"][0]["status"], "True");
+    // Upstream's binding writes the pod below the registry: no managedFields entry, no generation bump.
+    assert_eq!(
+        p["metadata"]["managedFields"], before["metadata"]["managedFields"],
+        "{body}"
+    );
+    assert_eq!(
+        p["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
     let (code, body) = http(
         &a,
         "POST",
@@ -65,7 +90,10 @@ fn binding_sets_node_once_and_status_is_separate() {
         binding,
     );
     assert_eq!(code, 409, "{body}");
-    assert!(body.contains("is already assigned to node"), "{body}");
+    assert!(
+        body.contains(r#"Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"node-1\""#),
+        "{body}"
+    );
 
     // The status subresource changes status only; the main resource keeps status.
     let patch =

@@ -337,6 +337,23 @@ impl FieldSet {
         out
     }
 
+    /// [`FieldSet::recursive_difference`] in place (nothing is copied).
+    pub fn recursive_subtract(&mut self, other: &FieldSet) {
+        if other.is_empty() {
+            return;
+        }
+        self.members.retain(|m| !other.members.contains(m));
+        self.children.retain(|pe, child| {
+            if other.members.contains(pe) {
+                return false;
+            }
+            if let Some(theirs) = other.children.get(pe) {
+                child.recursive_subtract(theirs);
+            }
+            !child.is_empty()
+        });
+    }
+
     /// Members of both sets.
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
         let mut out = FieldSet {
@@ -511,10 +528,16 @@ mod tests {
             let mut rest = x.clone();
             rest.subtract(y);
             assert_eq!(rest, x.difference(y));
+            let mut rest = x.clone();
+            rest.recursive_subtract(y);
+            assert_eq!(rest, x.recursive_difference(y));
         }
         assert_eq!(child.difference(&parent), child);
         // ... unless the difference is recursive.
         assert!(child.recursive_difference(&parent).is_empty());
+        let mut in_place = child.clone();
+        in_place.recursive_subtract(&parent);
+        assert!(in_place.is_empty());
         assert!(FieldSet::new().is_empty());
         assert_eq!(a.len(), 4);
         assert!(a.has(&[f("a"), f("b")]));

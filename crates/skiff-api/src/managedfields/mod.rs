@@ -596,6 +596,14 @@ fn record_update(
 /// Folds the oldest `Update` entries into `ancient-changes` entries per API version while there are
 /// more than [`MAX_UPDATE_MANAGERS`] (upstream `capUpdateManagers`).
 fn cap_update_managers(entries: &mut Vec<Entry>) {
+    // Counted before anything is copied: nearly every write has few managers.
+    let count = entries
+        .iter()
+        .filter(|e| e.operation == Operation::Update)
+        .count();
+    if count <= MAX_UPDATE_MANAGERS {
+        return;
+    }
     let mut updaters: Vec<Entry> = entries
         .iter()
         .filter(|e| e.operation == Operation::Update)

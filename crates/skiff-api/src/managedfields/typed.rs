@@ -405,9 +405,9 @@ impl Comparison {
         if ignored.is_empty() {
             return;
         }
-        self.removed = self.removed.recursive_difference(ignored);
-        self.modified = self.modified.recursive_difference(ignored);
-        self.added = self.added.recursive_difference(ignored);
+        self.removed.recursive_subtract(ignored);
+        self.modified.recursive_subtract(ignored);
+        self.added.recursive_subtract(ignored);
     }
 
     pub(crate) fn modified_or_added(&self) -> FieldSet {

@@ -341,6 +341,22 @@ pub trait PreScorePlugin: Plugin {
 pub trait ScorePlugin: Plugin {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status>;
 
+    /// [`ScorePlugin::score`] of every node, appended to `scores` in the order of `nodes`; the first
+    /// error stops. Plugins override it to read their cycle state once per cycle rather than once
+    /// per node; the scores must be the same as `score`'s.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) -> Result<(), Status> {
+        for n in nodes {
+            scores.push(self.score(state, pod, n)?);
+        }
+        Ok(())
+    }
+
     /// Whether the plugin normalizes (`ScoreExtensions() != nil`).
     fn has_normalize(&self) -> bool {
         false

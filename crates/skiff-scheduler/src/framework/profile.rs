@@ -89,6 +89,59 @@ pub struct ScoreBuffers {
     pub totals: Vec<i64>,
 }
 
+/// The verdict of a Filter plugin that did not pass the node, as `RunFilterPlugins` returns it.
+fn filter_failure(plugin: &'static str, s: Status) -> Status {
+    if !s.is_rejected() {
+        return Status::error(format!("running {plugin:?} filter plugin: {}", s.message()))
+            .with_plugin(plugin);
+    }
+    s.with_plugin(plugin)
+}
+
+/// One cycle's Filter plugins (in order, without those PreFilter skipped), for the loop over the
+/// nodes: the same as [`Profile::run_filter_plugins`] and
+/// [`Profile::run_filter_plugins_with_nominated_pods`], but the skip bits and each plugin's
+/// `FilterPlugin` view are looked up once per cycle instead of once per node.
+pub(crate) struct CycleFilters<'a> {
+    profile: &'a Profile,
+    plugins: Vec<(&'static str, &'a dyn FilterPlugin)>,
+}
+
+impl CycleFilters<'_> {
+    /// [`Profile::run_filter_plugins`] with the state the list was made for.
+    #[inline]
+    pub(crate) fn run(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        for &(name, pl) in &self.plugins {
+            let s = pl.filter(state, pod, node);
+            if !s.is_success() {
+                return filter_failure(name, s);
+            }
+        }
+        Status::success()
+    }
+
+    /// [`Profile::run_filter_plugins_with_nominated_pods`] with the state the list was made for.
+    #[inline]
+    pub(crate) fn run_with_nominated_pods(
+        &self,
+        state: &CycleState,
+        snapshot: &Snapshot,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        // Checked before looking the node up by name: most cycles have no nominated pods anywhere.
+        if !snapshot.has_nominated_pods() {
+            return self.run(state, pod, node);
+        }
+        let nominated = snapshot.nominated_pods_for_node(node.name());
+        if nominated.is_empty() {
+            return self.run(state, pod, node);
+        }
+        self.profile
+            .run_filter_plugins_adding_nominated_pods(state, pod, node, nominated)
+    }
+}
+
 /// An instantiated profile.
 pub struct Profile {
     scheduler_name: String,
@@ -618,18 +671,27 @@ impl Profile {
             let pl = &self.plugins[i];
             let s = pl.as_filter().expect("filter").filter(state, pod, node);
             if !s.is_success() {
-                if !s.is_rejected() {
-                    return Status::error(format!(
-                        "running {:?} filter plugin: {}",
-                        pl.name(),
-                        s.message()
-                    ))
-                    .with_plugin(pl.name());
-                }
-                return s.with_plugin(pl.name());
+                return filter_failure(pl.name(), s);
             }
         }
         Status::success()
+    }
+
+    /// The Filter plugins this cycle runs (those PreFilter did not skip), resolved once for the
+    /// per-node loop; see [`CycleFilters`].
+    pub(crate) fn cycle_filters(&self, state: &CycleState) -> CycleFilters<'_> {
+        CycleFilters {
+            profile: self,
+            plugins: self
+                .filter
+                .iter()
+                .filter(|&&i| state.skip_filter & (1 << i) == 0)
+                .map(|&i| {
+                    let pl = &self.plugins[i];
+                    (pl.name(), pl.as_filter().expect("filter"))
+                })
+                .collect(),
+        }
     }
 
     /// Runs every (not skipped) Filter plugin on a node and returns each verdict (explain mode).
@@ -654,6 +716,7 @@ impl Profile {
 
     /// `RunFilterPluginsWithNominatedPods`: with pods nominated to the node (of equal or higher
     /// priority) counted first, then, if that passed, without them.
+    #[inline]
     pub fn run_filter_plugins_with_nominated_pods(
         &self,
         state: &CycleState,
@@ -661,10 +724,28 @@ impl Profile {
         pod: &PodInfo,
         node: &NodeInfo,
     ) -> Status {
+        // Checked before looking the node up by name: this runs for every node a cycle visits, and
+        // most cycles have no nominated pods anywhere.
+        if !snapshot.has_nominated_pods() {
+            return self.run_filter_plugins(state, pod, node);
+        }
         let nominated = snapshot.nominated_pods_for_node(node.name());
         if nominated.is_empty() {
             return self.run_filter_plugins(state, pod, node);
         }
+        self.run_filter_plugins_adding_nominated_pods(state, pod, node, nominated)
+    }
+
+    /// The part of [`Profile::run_filter_plugins_with_nominated_pods`] for a node with nominated
+    /// pods: kept out of line so the common path stays small.
+    #[inline(never)]
+    fn run_filter_plugins_adding_nominated_pods(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        nominated: &[Arc<PodInfo>],
+    ) -> Status {
         let mut node_out = node.clone();
         let mut state_out = state.clone();
         let mut added = false;
@@ -782,17 +863,12 @@ impl Profile {
             let scores = &mut out.scores[row];
             scores.clear();
             scores.reserve(nodes.len());
-            for n in nodes {
-                match pl.score(state, pod, n) {
-                    Ok(s) => scores.push(s),
-                    Err(st) => {
-                        return Status::error(format!(
-                            "plugin {:?} failed with: {}",
-                            pl.name(),
-                            st.message()
-                        ))
-                    }
-                }
+            if let Err(st) = pl.score_nodes(state, pod, nodes, scores) {
+                return Status::error(format!(
+                    "plugin {:?} failed with: {}",
+                    pl.name(),
+                    st.message()
+                ));
             }
             if pl.has_normalize() {
                 let st = pl.normalize_score(state, pod, nodes, scores);

@@ -561,6 +561,12 @@ impl Snapshot {
         self.nominated.retain(|_, l| !l.is_empty());
     }
 
+    /// Whether any pod is nominated to any node (cheap; most cycles have none).
+    #[inline]
+    pub fn has_nominated_pods(&self) -> bool {
+        !self.nominated.is_empty()
+    }
+
     /// Pods nominated to a node (`NominatedPodsForNode`).
     #[inline]
     pub fn nominated_pods_for_node(&self, node_name: &str) -> &[Arc<PodInfo>] {

@@ -114,24 +114,52 @@ impl PreScorePlugin for ImageLocality {
     }
 }
 
+impl PreScoreState {
+    /// The score of one node.
+    #[inline]
+    fn score(&self, node: &NodeInfo) -> i64 {
+        let mut sum = 0i64;
+        for (image, num_nodes) in &self.images {
+            if let Some(size) = node.image_size(image) {
+                sum += scaled_image_score(size, *num_nodes, self.total_nodes);
+            }
+        }
+        calculate_priority(sum, self.containers)
+    }
+}
+
+fn read_state(state: &CycleState) -> Result<&PreScoreState, Status> {
+    state.read::<PreScoreState>().ok_or_else(|| {
+        Status::error("reading \"PreScoreImageLocality\" from cycleState: not found")
+    })
+}
+
 impl ScorePlugin for ImageLocality {
     #[inline]
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(s) = state.read::<PreScoreState>() else {
-            return Err(Status::error(
-                "reading \"PreScoreImageLocality\" from cycleState: not found",
-            ));
-        };
+        let s = read_state(state)?;
         if s.images.is_empty() {
             return Ok(calculate_priority(0, s.containers));
         }
-        let mut sum = 0i64;
-        for (image, num_nodes) in &s.images {
-            if let Some(size) = node.image_size(image) {
-                sum += scaled_image_score(size, *num_nodes, s.total_nodes);
-            }
+        Ok(s.score(node))
+    }
+
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        _pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) -> Result<(), Status> {
+        let s = read_state(state)?;
+        if s.images.is_empty() {
+            // No node has any of the pod's images: every node scores the same, without reading it.
+            let score = calculate_priority(0, s.containers);
+            scores.extend(std::iter::repeat_n(score, nodes.len()));
+        } else {
+            scores.extend(nodes.iter().map(|n| s.score(n)));
         }
-        Ok(calculate_priority(sum, s.containers))
+        Ok(())
     }
 }
 

@@ -85,6 +85,25 @@ impl ScorePlugin for BalancedAllocation {
             None => Ok(self.scorer.score(node, &self.scorer.pod_requests(pod))),
         }
     }
+
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) -> Result<(), Status> {
+        let computed;
+        let requests = match state.read::<PreScoreState>() {
+            Some(s) => &s.0,
+            None => {
+                computed = self.scorer.pod_requests(pod);
+                &computed
+            }
+        };
+        scores.extend(nodes.iter().map(|n| self.scorer.score(n, requests)));
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ impl ResourceAllocationScorer {
                     requested.memory + pod_requests[1]
                 },
             ];
-            return self.apply(&r, &a);
+            return self.apply_cpu_memory(r, a);
         }
         const N: usize = 8;
         let n = self.resources.len();
@@ -202,23 +202,36 @@ impl ResourceAllocationScorer {
         }
     }
 
+    /// [`Self::apply`] for the default resources (cpu, memory): the same arithmetic unrolled for two
+    /// resources, as this runs for every scored node.
+    #[inline]
+    fn apply_cpu_memory(&self, requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
+        if allocatable[0] == 0 || allocatable[1] == 0 {
+            return self.apply(&requested, &allocatable);
+        }
+        let weights = [self.resources[0].weight, self.resources[1].weight];
+        match &self.scorer {
+            Scorer::LeastAllocated => {
+                weighted_two(weights, requested, allocatable, least_allocated)
+            }
+            Scorer::MostAllocated => weighted_two(weights, requested, allocatable, most_allocated),
+            Scorer::Balanced => {
+                let f = |i: usize| (requested[i] as f64 / allocatable[i] as f64).min(1.0);
+                balanced_score_of_two(f(0), f(1))
+            }
+            Scorer::RequestedToCapacityRatio(_) => self.apply(&requested, &allocatable),
+        }
+    }
+
     #[inline]
     fn apply(&self, requested: &[i64], allocatable: &[i64]) -> i64 {
         match &self.scorer {
-            Scorer::LeastAllocated => weighted(&self.resources, requested, allocatable, |r, c| {
-                if c == 0 || r > c {
-                    0
-                } else {
-                    (c - r) * MAX_NODE_SCORE / c
-                }
-            }),
-            Scorer::MostAllocated => weighted(&self.resources, requested, allocatable, |r, c| {
-                if c == 0 {
-                    0
-                } else {
-                    r.min(c) * MAX_NODE_SCORE / c
-                }
-            }),
+            Scorer::LeastAllocated => {
+                weighted(&self.resources, requested, allocatable, least_allocated)
+            }
+            Scorer::MostAllocated => {
+                weighted(&self.resources, requested, allocatable, most_allocated)
+            }
             Scorer::RequestedToCapacityRatio(shape) => {
                 let f = |p: i64| broken_linear(shape, p);
                 let mut node_score = 0i64;
@@ -248,6 +261,26 @@ impl ResourceAllocationScorer {
     }
 }
 
+/// `leastResourceScorer`'s per-resource score.
+#[inline]
+fn least_allocated(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 || requested > capacity {
+        0
+    } else {
+        (capacity - requested) * MAX_NODE_SCORE / capacity
+    }
+}
+
+/// `mostResourceScorer`'s per-resource score.
+#[inline]
+fn most_allocated(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 {
+        0
+    } else {
+        requested.min(capacity) * MAX_NODE_SCORE / capacity
+    }
+}
+
 #[inline]
 fn weighted(
     resources: &[ScoredResource],
@@ -269,6 +302,22 @@ fn weighted(
     } else {
         node_score / weight_sum
     }
+}
+
+/// [`weighted`] of two resources, both with non-zero allocatable.
+#[inline]
+fn weighted_two(
+    weights: [i64; 2],
+    requested: [i64; 2],
+    allocatable: [i64; 2],
+    f: impl Fn(i64, i64) -> i64,
+) -> i64 {
+    let weight_sum = weights[0] + weights[1];
+    if weight_sum == 0 {
+        return 0;
+    }
+    (f(requested[0], allocatable[0]) * weights[0] + f(requested[1], allocatable[1]) * weights[1])
+        / weight_sum
 }
 
 /// `helper.BuildBrokenLinearFunction`.
@@ -303,15 +352,24 @@ pub(crate) fn balanced_resource_score(requested: &[i64], allocatable: &[i64]) ->
         n += 1;
     }
     let n = n.min(fractions.len());
-    let std = if n == 2 {
-        ((fractions[0] - fractions[1]) / 2.0).abs()
-    } else if n > 2 {
+    if n == 2 {
+        return balanced_score_of_two(fractions[0], fractions[1]);
+    }
+    let std = if n > 2 {
         let mean = total / n as f64;
         let sum: f64 = fractions[..n].iter().map(|f| (f - mean) * (f - mean)).sum();
         (sum / n as f64).sqrt()
     } else {
         0.0
     };
+    ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+}
+
+/// [`balanced_resource_score`] of two utilization fractions: their standard deviation is half their
+/// difference.
+#[inline]
+fn balanced_score_of_two(f0: f64, f1: f64) -> i64 {
+    let std = ((f0 - f1) / 2.0).abs();
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
@@ -591,6 +649,25 @@ impl ScorePlugin for Fit {
             Some(s) => Ok(self.scorer.score(node, &s.0)),
             None => Ok(self.scorer.score(node, &self.scorer.pod_requests(pod))),
         }
+    }
+
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) -> Result<(), Status> {
+        let computed;
+        let requests = match state.read::<PreScoreState>() {
+            Some(s) => &s.0,
+            None => {
+                computed = self.scorer.pod_requests(pod);
+                &computed
+            }
+        };
+        scores.extend(nodes.iter().map(|n| self.scorer.score(n, requests)));
+        Ok(())
     }
 }
 

@@ -137,14 +137,6 @@ fn filter_constraints(
     Ok(out)
 }
 
-/// `nodeLabelsMatchSpreadConstraints`.
-#[inline]
-fn has_all_keys(labels: &Labels, constraints: &[Constraint]) -> bool {
-    constraints
-        .iter()
-        .all(|c| labels.contains_key(&c.topology_key))
-}
-
 /// Adds, per constraint, the pods of every group that `countPodsMatchSelector` would count (same
 /// namespace, not terminating, selector matches) on the nodes `on(i, slot)` accepts.
 fn count_groups(
@@ -169,7 +161,7 @@ fn count_groups(
     }
 }
 
-/// Whether the node in `slot` has every constraint's topology key.
+/// `nodeLabelsMatchSpreadConstraints`: whether the node in `slot` has every constraint's topology key.
 #[inline]
 fn has_all_keys_at(topo: &[Arc<TopologyIndex>], slot: usize) -> bool {
     topo.iter().all(|t| t.value_of(slot).is_some())
@@ -467,11 +459,12 @@ impl PreFilterPlugin for PodTopologySpread {
         let mut counts: Vec<Vec<Option<i64>>> = topo.iter().map(|t| vec![None; t.len()]).collect();
         // Eligible domains: nodes with every key that pass the inclusion policies.
         let mut eligible = vec![0u64; snapshot.num_nodes()];
-        for node in snapshot.list() {
-            let slot = node.index();
+        // By slot: a node's `NodeInfo` is read only when an inclusion policy needs it.
+        for &slot in snapshot.order() {
             if !has_all_keys_at(&topo, slot) {
                 continue;
             }
+            let node = snapshot.node(slot);
             for (i, c) in constraints.iter().enumerate() {
                 if !c.includes(pod, node, &required) {
                     continue;
@@ -622,7 +615,8 @@ impl PreScorePlugin for PodTopologySpread {
         let mut num_ignored = 0;
         let mut topo_size = vec![0usize; constraints.len()];
         for node in nodes {
-            if require_all && !has_all_keys(node.labels(), &constraints) {
+            // The topology indexes say which keys a node has without reading its labels.
+            if require_all && !has_all_keys_at(&topo, node.index()) {
                 ignored[node.index()] = true;
                 num_ignored += 1;
                 continue;
@@ -655,11 +649,11 @@ impl PreScorePlugin for PodTopologySpread {
         }
         let required = RequiredNodeAffinity::from_pod(&pod.pod);
         let mut eligible = vec![0u64; snapshot.num_nodes()];
-        for node in snapshot.list() {
-            let slot = node.index();
+        for &slot in snapshot.order() {
             if require_all && !has_all_keys_at(&topo, slot) {
                 continue;
             }
+            let node = snapshot.node(slot);
             for (i, c) in constraints.iter().enumerate() {
                 if c.includes(pod, node, &required) {
                     eligible[slot] |= 1 << i;
@@ -713,10 +707,10 @@ impl ScorePlugin for PodTopologySpread {
         if s.ignored[node.index()] {
             return Ok(0);
         }
-        let labels = node.labels();
         let mut score = 0f64;
         for (i, c) in s.constraints.iter().enumerate() {
-            if !labels.contains_key(&c.topology_key) {
+            // Whether the node has the key, from the topology index rather than its labels.
+            if s.topo[i].value_of(node.index()).is_none() {
                 continue;
             }
             let cnt = if c.topology_key == LABEL_HOSTNAME {

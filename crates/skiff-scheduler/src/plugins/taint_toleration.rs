@@ -116,6 +116,29 @@ impl ScorePlugin for TaintToleration {
         })
     }
 
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) -> Result<(), Status> {
+        let computed;
+        let tolerations = match state.read::<PreScoreState>() {
+            Some(s) => &s.tolerations_prefer_no_schedule,
+            None => {
+                computed = prefer_no_schedule_tolerations(pod.tolerations());
+                &computed
+            }
+        };
+        scores.extend(
+            nodes
+                .iter()
+                .map(|n| count_intolerable_prefer_no_schedule(n, tolerations)),
+        );
+        Ok(())
+    }
+
     fn has_normalize(&self) -> bool {
         true
     }
