@@ -107,6 +107,11 @@ enum Msg {
         node: String,
         error: Option<String>,
     },
+    /// The API calls that preempt the victim `key` are done (`failed`: the delete failed).
+    VictimPreempted {
+        key: String,
+        failed: bool,
+    },
 }
 
 /// An assumed pod whose binding is in flight.
@@ -124,6 +129,10 @@ struct Scheduler {
     /// Bound pods whose node the snapshot does not have (yet), by node.
     orphans: HashMap<String, HashMap<String, Arc<PodInfo>>>,
     assumed: HashMap<String, Assumed>,
+    /// Preemptors waiting for their victims, with the victims not yet settled.
+    preempting: HashMap<String, HashSet<String>>,
+    /// The preemptors waiting for each victim.
+    victim_of: HashMap<String, Vec<String>>,
     explain_all: bool,
     binds: Arc<Semaphore>,
     events: mpsc::Sender<Event>,
@@ -232,6 +241,8 @@ async fn run_here(
         queue: SchedulingQueue::new(less, options.initial_backoff, options.max_backoff),
         orphans: HashMap::new(),
         assumed: HashMap::new(),
+        preempting: HashMap::new(),
+        victim_of: HashMap::new(),
         explain_all: options.explain_all,
         binds: Arc::new(Semaphore::new(options.max_binds_in_flight.max(1))),
         events: events_tx,
@@ -413,6 +424,27 @@ impl Scheduler {
                 }
             }
             Msg::BindDone { key, node, error } => self.on_bind_done(key, node, error, now),
+            Msg::VictimPreempted { key, failed } => {
+                // Settled once its deletion is seen too (or it failed): see `carry_out_preemption`.
+                if failed || self.snapshot.pod(&key).is_none() {
+                    self.victim_settled(&key, now);
+                }
+            }
+        }
+    }
+
+    /// A preemption victim is gone (or could not be deleted): preemptors waiting for nothing else
+    /// are ungated.
+    fn victim_settled(&mut self, victim: &str, now: Instant) {
+        for preemptor in self.victim_of.remove(victim).unwrap_or_default() {
+            let Some(waiting) = self.preempting.get_mut(&preemptor) else {
+                continue;
+            };
+            waiting.remove(victim);
+            if waiting.is_empty() {
+                self.preempting.remove(&preemptor);
+                self.queue.ungate(&preemptor, now);
+            }
         }
     }
 
@@ -521,6 +553,7 @@ impl Scheduler {
             // AssignedPodDelete: resources, ports, anti-affinity and spreading may now allow pods.
             self.queue.move_all_to_active_or_backoff(now, |_| true);
         }
+        self.victim_settled(key, now);
     }
 
     fn apply_pod(&mut self, pod: Pod, now: Instant) {
@@ -804,12 +837,26 @@ impl Scheduler {
         });
     }
 
-    /// Deletes the victims (after a `DisruptionTarget` condition) and clears lower nominations.
-    fn carry_out_preemption(&self, pod: &PodInfo, res: &crate::framework::PostFilterResult) {
+    /// Deletes the victims (after a `DisruptionTarget` condition) and clears lower nominations. As
+    /// upstream's asynchronous preemption, the preemptor is not retried while its victims are being
+    /// preempted (it is gated in the queue): here until each victim's deletion has been seen (or has
+    /// failed), since a retry that still finds the victims in the snapshot would preempt again.
+    fn carry_out_preemption(&mut self, pod: &PodInfo, res: &crate::framework::PostFilterResult) {
         let node = res.nominated_node_name.clone().unwrap_or_default();
+        let preemptor = pod.key().to_string();
         for v in &res.victims {
             let ns = v.metadata.namespace.clone().unwrap_or_default();
             let name = v.metadata.name.clone().unwrap_or_default();
+            let victim = format!("{ns}/{name}");
+            self.preempting
+                .entry(preemptor.clone())
+                .or_default()
+                .insert(victim.clone());
+            self.victim_of
+                .entry(victim.clone())
+                .or_default()
+                .push(preemptor.clone());
+            self.queue.gate(&preemptor);
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
             let msg = format!(
                 "Preempted by pod {} on node {node}",
@@ -825,13 +872,23 @@ impl Scheduler {
                 "message": format!("{COMPONENT}: preempting to accommodate a higher priority pod"),
                 "lastTransitionTime": Timestamp::now().to_string(),
             }]}});
+            let tx = self.tx.clone();
             tokio::spawn(async move {
                 let _ = api
                     .patch_status(&name, &PatchParams::default(), &Patch::Strategic(condition))
                     .await;
-                if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
-                    tracing::info!(pod = %name, error = %e, "deleting a preemption victim failed");
-                }
+                let failed = match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => false,
+                    Err(kube::Error::Api(s)) if s.code == 404 => false,
+                    Err(e) => {
+                        tracing::info!(pod = %name, error = %e, "deleting a preemption victim failed");
+                        true
+                    }
+                };
+                let _ = tx.send(Msg::VictimPreempted {
+                    key: victim,
+                    failed,
+                });
             });
         }
         for p in &res.nominations_to_clear {
