@@ -78,6 +78,16 @@ fn encode_for_store(obj: &mut Value) -> Bytes {
     Bytes::from(serde_json::to_vec(obj).expect("JSON values encode"))
 }
 
+/// A read-modify-write that kept losing to concurrent writers.
+fn too_many_modifications(resource: &Resource, name: &str) -> ApiError {
+    ApiError::conflict(
+        resource.group,
+        resource.plural,
+        name,
+        "too many concurrent modifications; try again",
+    )
+}
+
 fn store_err(e: StoreError) -> ApiError {
     match e {
         StoreError::Closed => {
@@ -477,12 +487,7 @@ impl Registry {
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(ApiError::conflict(
-            resource.group,
-            resource.plural,
-            name,
-            "too many concurrent modifications; try again",
-        ))
+        Err(too_many_modifications(resource, name))
     }
 
     /// Read-modify-write of one object with optimistic concurrency: `change` gets the current object and
@@ -666,12 +671,7 @@ impl Registry {
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(ApiError::conflict(
-            resource.group,
-            resource.plural,
-            name,
-            "too many concurrent modifications; try again",
-        ))
+        Err(too_many_modifications(resource, name))
     }
 
     /// Deletes an object: at once, or gracefully (pods on a node get a deletionTimestamp and are removed
@@ -789,12 +789,7 @@ impl Registry {
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(ApiError::conflict(
-            resource.group,
-            resource.plural,
-            name,
-            "too many concurrent modifications; try again",
-        ))
+        Err(too_many_modifications(resource, name))
     }
 }
 
