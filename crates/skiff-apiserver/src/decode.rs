@@ -1,8 +1,8 @@
 //! Decoding of request bodies into objects: JSON, YAML and protobuf bodies, typed decoding through
 //! k8s-openapi, and `fieldValidation` (Strict / Warn / Ignore) for unknown fields.
 //!
-//! k8s-openapi drops unknown fields when it decodes, so unknown fields are found by comparing what the
-//! client sent with what the typed object encodes back to.
+//! k8s-openapi skips unknown fields when it decodes; `serde_ignored` reports each one it skips, with
+//! its path, during the one typed decode.
 
 use crate::negotiation::BodyType;
 use serde_json::Value;
@@ -57,45 +57,24 @@ pub fn yaml_to_value(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }
 
-/// The unknown fields of `sent` compared with `decoded` (what the typed object encodes back to), as
-/// upstream names them: `spec.foo`, `spec.containers[0].bogus`.
-pub fn unknown_fields(sent: &Value, decoded: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(sent, decoded, &mut String::new(), &mut out);
-    out
-}
-
-/// `path` is the position of `sent` (`spec.containers[0]`); it is extended in place for each child
-/// and cut back afterwards, so that only an unknown field costs an allocation.
-fn walk(sent: &Value, decoded: &Value, path: &mut String, out: &mut Vec<String>) {
-    let len = path.len();
-    match (sent, decoded) {
-        (Value::Object(s), Value::Object(d)) => {
-            for (k, v) in s {
-                if v.is_null() {
-                    continue;
-                }
-                if len > 0 {
-                    path.push('.');
-                }
-                path.push_str(k);
-                match d.get(k) {
-                    Some(dv) => walk(v, dv, path, out),
-                    None => out.push(path.clone()),
-                }
-                path.truncate(len);
+/// A field the typed decoding ignored, named as upstream names it: `spec.foo`,
+/// `spec.containers[0].bogus`.
+fn upstream_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Map { parent, key } => {
+            let mut out = upstream_path(parent);
+            if !out.is_empty() {
+                out.push('.');
             }
+            out.push_str(key);
+            out
         }
-        (Value::Array(s), Value::Array(d)) => {
-            for (i, (sv, dv)) in s.iter().zip(d.iter()).enumerate() {
-                use std::fmt::Write;
-                let _ = write!(path, "[{i}]");
-                walk(sv, dv, path, out);
-                path.truncate(len);
-            }
-        }
-        // An empty object the typed model drops (e.g. a field whose type has no properties) is not unknown.
-        _ => {}
+        Path::Seq { parent, index } => format!("{}[{index}]", upstream_path(parent)),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => upstream_path(parent),
     }
 }
 
@@ -121,25 +100,28 @@ where
             version = resource.version
         ))
     };
-    // Decoded from the borrowed value (no copy of the request); `value` is still needed below.
-    let obj = <T as serde::Deserialize>::deserialize(&value).map_err(|e| cannot(e.to_string()))?;
+    // Decoded from the borrowed value (no copy of the request). Unknown fields are the ones the typed
+    // decoding skips, reported as it skips them (no re-encoding to compare with what was sent).
+    let mut unknown = Vec::new();
+    let obj = if fv == FieldValidation::Ignore {
+        <T as serde::Deserialize>::deserialize(&value)
+    } else {
+        serde_ignored::deserialize(&value, |p| unknown.push(upstream_path(&p)))
+    }
+    .map_err(|e| cannot(e.to_string()))?;
     let mut warnings = Vec::new();
-    if fv != FieldValidation::Ignore {
-        let back = serde_json::to_value(&obj).map_err(|e| cannot(e.to_string()))?;
-        let unknown = unknown_fields(&value, &back);
-        if !unknown.is_empty() {
-            if fv == FieldValidation::Strict {
-                let list: Vec<String> = unknown
-                    .iter()
-                    .map(|f| format!("unknown field \"{f}\""))
-                    .collect();
-                return Err(cannot(format!(
-                    "strict decoding error: {}",
-                    list.join(", ")
-                )));
-            }
-            warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+    if !unknown.is_empty() {
+        if fv == FieldValidation::Strict {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(cannot(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )));
         }
+        warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
     }
     Ok((obj, warnings))
 }
@@ -151,11 +133,18 @@ mod tests {
 
     #[test]
     fn finds_unknown_fields_with_upstream_paths() {
-        let sent = json!({"spec": {"foo": 1, "containers": [{"name": "a", "bogus": true}]}, "metadata": {"creationTimestamp": null}});
-        let decoded = json!({"spec": {"containers": [{"name": "a"}]}, "metadata": {}});
+        let pods = skiff_api::resources::find("", "v1", "pods").unwrap();
+        let sent = json!({"metadata": {"creationTimestamp": null, "labels": {"a": "b"}}, "spec": {"foo": 1, "containers": [{"name": "a"}, {"name": "b", "bogus": true, "ports": [{"containerPort": 80, "x": null}]}], "nodeSelector": {"k": "v"}}, "status": {"phase": "Pending", "y": {}}});
+        let (_, warnings) =
+            typed::<k8s_openapi::api::core::v1::Pod>(pods, sent, FieldValidation::Warn).unwrap();
         assert_eq!(
-            unknown_fields(&sent, &decoded),
-            vec!["spec.foo", "spec.containers[0].bogus"]
+            warnings,
+            [
+                "unknown field \"spec.foo\"",
+                "unknown field \"spec.containers[1].bogus\"",
+                "unknown field \"spec.containers[1].ports[0].x\"",
+                "unknown field \"status.y\"",
+            ]
         );
     }
 

@@ -73,6 +73,24 @@ pub fn with_first_member(object: &[u8], name: &str, value: &str) -> Option<Vec<u
     Some(out)
 }
 
+/// The absolute byte range of the value of `metadata.<name>` in a JSON object, if it has one.
+pub fn metadata_member(json: &[u8], name: &str) -> Option<Range<usize>> {
+    let members = top_level_members(json)?;
+    let meta = member(&members, "metadata")?.clone();
+    let inner = top_level_members(&json[meta.clone()])?;
+    let r = member(&inner, name)?;
+    Some(meta.start + r.start..meta.start + r.end)
+}
+
+/// `json` with the bytes in `range` replaced by `with`.
+pub fn replace_range(json: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() - range.len() + with.len());
+    out.extend_from_slice(&json[..range.start]);
+    out.extend_from_slice(with);
+    out.extend_from_slice(&json[range.end..]);
+    out
+}
+
 /// Picks the string values of `keys` from the JSON object in `json` (a member that is not a string
 /// gives `None`, as does a missing one). `None` overall if `json` is not an object.
 pub fn pick_strings(json: &[u8], keys: &[&str]) -> Option<Vec<Option<String>>> {
@@ -325,5 +343,27 @@ mod tests {
         );
         assert_eq!(pick_strings(b"[1]", &["a"]), None);
         assert_eq!(pick_strings(b"{\"a\":\"b\"} x", &["a"]), None);
+    }
+}
+
+#[cfg(test)]
+mod metadata_member_tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_replaces_a_metadata_member() {
+        let json = br#"{"kind":"Pod","metadata":{"name":"p","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}],"uid":"u"},"spec":{}}"#;
+        let r = metadata_member(json, "managedFields").unwrap();
+        assert_eq!(
+            &json[r.clone()],
+            br#"[{"manager":"m","fieldsV1":{"f:a":{}}}]"#
+        );
+        let out = replace_range(json, r, b"null");
+        assert_eq!(
+            out,
+            br#"{"kind":"Pod","metadata":{"name":"p","managedFields":null,"uid":"u"},"spec":{}}"#
+        );
+        assert!(metadata_member(br#"{"metadata":{"name":"p"}}"#, "managedFields").is_none());
+        assert!(metadata_member(br#"{"metadata":"#, "managedFields").is_none());
     }
 }

@@ -217,6 +217,37 @@ impl FieldSet {
         }
     }
 
+    /// Adds `pe` as a member and `child` (the members below it) as its children.
+    pub(crate) fn add_child(&mut self, pe: PathElement, child: FieldSet) {
+        if !child.is_empty() {
+            match self.children.get_mut(&pe) {
+                Some(mine) => mine.merge(child),
+                None => {
+                    self.children.insert(pe.clone(), child);
+                }
+            }
+        }
+        self.members.insert(pe);
+    }
+
+    /// Adds the field at `path` as a member and `below` (relative to it) under it: the same set as
+    /// inserting `path` and each of `below`'s paths prefixed with `path`, without walking from the
+    /// root for each.
+    pub(crate) fn insert_subtree(&mut self, path: &[PathElement], below: FieldSet) {
+        match path {
+            [] => self.merge(below),
+            [last] => self.add_child(last.clone(), below),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert_subtree(rest, below),
+                None => {
+                    let mut child = FieldSet::new();
+                    child.insert_subtree(rest, below);
+                    self.children.insert(first.clone(), child);
+                }
+            },
+        }
+    }
+
     /// Whether the field at `path` is a member.
     pub fn has(&self, path: &[PathElement]) -> bool {
         match path {

@@ -447,6 +447,12 @@ fn compare_values_at(
         }
     }
     let at_metadata = matches!(path.as_slice(), [PathElement::Field(f)] if f == "metadata");
+    if let (None, Some(r)) = (l, r) {
+        // All of `r` is new (most of a create): its set is built bottom-up and attached once.
+        let below = added_below(r, ty, at_metadata, path.is_empty());
+        cmp.added.insert_subtree(path, below);
+        return;
+    }
     match pair_atom(ty, l, r) {
         Atom::Leaf => {
             match (l, r) {
@@ -485,6 +491,54 @@ fn compare_values_at(
     } else if r.is_none() {
         cmp.removed.insert(path);
     }
+}
+
+/// What [`compare_values_at`] adds below a node that only the right side has, relative to that node:
+/// every field of `r` (each one a member, as each is added), items of granular lists by their path
+/// element (an element carried by several items is a member only), `metadata.managedFields` left out.
+/// `at_metadata`: the node is the root's `metadata`; `at_root`: the node is the root.
+fn added_below(r: &Value, ty: Ty, at_metadata: bool, at_root: bool) -> FieldSet {
+    let mut out = FieldSet::new();
+    match pair_atom(ty, None, Some(r)) {
+        Atom::Leaf => {}
+        Atom::Object => {
+            for (k, v) in as_map(Some(r)) {
+                if at_metadata && k == "managedFields" {
+                    continue;
+                }
+                let child = added_below(v, ty.field(k), at_root && k == "metadata", false);
+                out.add_child(PathElement::Field(k.clone()), child);
+            }
+        }
+        Atom::List(kind) => {
+            let items = as_list(Some(r));
+            // Elements in first-seen order with how many items carry each (items without a valid
+            // element are skipped, as in `compare_lists`).
+            let mut seen: Vec<(PathElement, &Value, usize)> = Vec::with_capacity(items.len());
+            let mut index: BTreeMap<PathElement, usize> = BTreeMap::new();
+            for item in items {
+                let Ok(pe) = item_pe(kind, item) else {
+                    continue;
+                };
+                match index.get(&pe) {
+                    Some(&i) => seen[i].2 += 1,
+                    None => {
+                        index.insert(pe.clone(), seen.len());
+                        seen.push((pe, item, 1));
+                    }
+                }
+            }
+            for (pe, item, count) in seen {
+                let child = if count == 1 {
+                    added_below(item, ty.item(), false, false)
+                } else {
+                    FieldSet::new()
+                };
+                out.add_child(pe, child);
+            }
+        }
+    }
+    out
 }
 
 fn compare_lists(
