@@ -6,7 +6,7 @@ use crate::negotiation::{self, Output, PatchType};
 use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions, Written};
 use crate::request::{Query, ResourceRequest};
 use crate::watchcache::CachedObject;
-use crate::{convert, watch, State};
+use crate::{convert, jsonscan, watch, State};
 use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, Method, Response};
@@ -455,6 +455,7 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
     let Written {
         object,
+        stored,
         mut warnings,
         created,
     } = call
@@ -463,10 +464,21 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
         .await?;
     warnings.extend(extra_warnings);
     let code = if created { 201 } else { 200 };
+    let output = call.output()?;
+    // A plain JSON reply is the stored JSON with its resourceVersion, as a GET of it would return:
+    // no second encoding of the object.
+    if let (Output::Json, true, Some(stored)) = (output, std::ptr::eq(storage_res, r), &stored) {
+        let rv = meta_str(&object, "resourceVersion");
+        if let Some(body) = jsonscan::with_resource_version(stored, rv) {
+            let mut reply = json_bytes(code, Bytes::from(body), "application/json");
+            add_warnings(reply.headers_mut(), &warnings);
+            return Ok(reply);
+        }
+    }
     Ok(object_reply(
         code,
         &convert::for_output(r, object),
-        call.output()?,
+        output,
         r,
         &warnings,
     ))

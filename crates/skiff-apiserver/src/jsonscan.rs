@@ -73,6 +73,16 @@ pub fn with_first_member(object: &[u8], name: &str, value: &str) -> Option<Vec<u
     Some(out)
 }
 
+/// A stored object's JSON (which has no resourceVersion) with `metadata.resourceVersion` = `rv` as
+/// the metadata's first member: what watchers and readers get. `None` if `json` is not an object
+/// with an object `metadata`.
+pub fn with_resource_version(json: &[u8], rv: &str) -> Option<Vec<u8>> {
+    let members = top_level_members(json)?;
+    let meta = member(&members, "metadata")?.clone();
+    let meta_json = with_first_member(&json[meta.clone()], "resourceVersion", rv)?;
+    Some(replace_range(json, meta, &meta_json))
+}
+
 /// The absolute byte range of the value of `metadata.<name>` in a JSON object, if it has one.
 pub fn metadata_member(json: &[u8], name: &str) -> Option<Range<usize>> {
     let members = top_level_members(json)?;

@@ -133,6 +133,9 @@ pub struct DeleteOptions {
 /// The result of a write: the object as stored and warnings for the client.
 pub struct Written {
     pub object: Value,
+    /// The object's JSON as stored (without resourceVersion), when the write stored it as `object`
+    /// says (creates): a reply can be made from it without encoding `object` again.
+    pub stored: Option<Bytes>,
     pub warnings: Vec<String>,
     /// The write created the object (201) rather than changing it (200).
     pub created: bool,
@@ -320,12 +323,14 @@ impl Registry {
         if opts.dry_run {
             return Ok(Written {
                 object: obj,
+                stored: None,
                 warnings,
                 created: true,
             });
         }
         let key = resource.key(namespace.unwrap_or(""), &name);
-        let kv = match self.store.create(&key, encode_for_store(&mut obj)).await {
+        let stored = encode_for_store(&mut obj);
+        let kv = match self.store.create(&key, stored.clone()).await {
             Ok(kv) => kv,
             Err(StoreError::AlreadyExists { .. }) => {
                 return Err(ApiError::already_exists(
@@ -342,6 +347,7 @@ impl Registry {
         }
         Ok(Written {
             object: obj,
+            stored: Some(stored),
             warnings,
             created: true,
         })
@@ -624,6 +630,7 @@ impl Registry {
                 set_rv(&mut old, kv.mod_revision);
                 return Ok(Written {
                     object: old,
+                    stored: None,
                     warnings,
                     created: false,
                 });
@@ -637,6 +644,7 @@ impl Registry {
                 if opts.dry_run {
                     return Ok(Written {
                         object: new,
+                        stored: None,
                         warnings,
                         created: false,
                     });
@@ -646,6 +654,7 @@ impl Registry {
                         set_rv(&mut new, del.mod_revision);
                         return Ok(Written {
                             object: new,
+                            stored: None,
                             warnings,
                             created: false,
                         });
@@ -661,6 +670,7 @@ impl Registry {
             if opts.dry_run {
                 return Ok(Written {
                     object: new,
+                    stored: None,
                     warnings,
                     created: false,
                 });
@@ -674,6 +684,7 @@ impl Registry {
                     set_rv(&mut new, done.mod_revision);
                     return Ok(Written {
                         object: new,
+                        stored: None,
                         warnings,
                         created: false,
                     });

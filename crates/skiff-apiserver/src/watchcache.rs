@@ -126,10 +126,7 @@ impl CachedObject {
         let rv_text = rv.to_string();
         let meta_json =
             jsonscan::with_first_member(&raw[meta_range.clone()], "resourceVersion", &rv_text)?;
-        let mut json = Vec::with_capacity(raw.len() + meta_json.len() - meta_range.len());
-        json.extend_from_slice(&raw[..meta_range.start]);
-        json.extend_from_slice(&meta_json);
-        json.extend_from_slice(&raw[meta_range.end..]);
+        let json = jsonscan::replace_range(raw, meta_range, &meta_json);
         Some(CachedObject {
             key: key.to_string(),
             rv,
