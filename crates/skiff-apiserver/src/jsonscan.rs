@@ -240,18 +240,19 @@ impl<'a> Scanner<'a> {
         self.i == self.b.len()
     }
 
-    /// A string; returns its contents (escapes left as they are).
+    /// A string; returns its contents (escapes left as they are). Most of an object's bytes are in
+    /// strings, so the closing quote is searched for with `memchr` rather than byte by byte.
     fn string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.i;
         loop {
-            match self.next()? {
-                b'"' => return Some(&self.b[start..self.i - 1]),
-                b'\\' => {
-                    self.next()?;
-                }
-                _ => {}
+            let at = self.i + memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+            if self.b[at] == b'"' {
+                self.i = at + 1;
+                return Some(&self.b[start..at]);
             }
+            // A backslash escapes the byte after it.
+            self.i = at + 2;
         }
     }
 
