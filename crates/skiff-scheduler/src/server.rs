@@ -870,7 +870,7 @@ impl Scheduler {
         for v in &res.victims {
             let ns = v.metadata.namespace.clone().unwrap_or_default();
             let name = v.metadata.name.clone().unwrap_or_default();
-            let victim = format!("{ns}/{name}");
+            let victim = crate::framework::types::pod_key(v);
             self.preempting
                 .entry(preemptor.clone())
                 .or_default()

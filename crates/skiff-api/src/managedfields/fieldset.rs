@@ -429,17 +429,33 @@ impl FieldSet {
     }
 
     fn emit_fields_v1(&self, include_self: bool) -> Map<String, Value> {
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(self.members.len() + self.children.len() + 1);
         if include_self && !self.is_empty() {
             out.insert(".".to_string(), Value::Object(Map::new()));
         }
-        let mut keys: Vec<&PathElement> = self.members.iter().chain(self.children.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        for pe in keys {
-            let value = match self.children.get(pe) {
-                Some(child) => child.emit_fields_v1(self.members.contains(pe)),
-                None => Map::new(),
+        // Members and children are each sorted: merged, they give every element once, in order.
+        let mut members = self.members.iter().peekable();
+        let mut children = self.children.iter().peekable();
+        loop {
+            let (pe, value) = match (members.peek(), children.peek()) {
+                (None, None) => break,
+                (Some(m), Some((c, child))) if m == c => {
+                    let v = child.emit_fields_v1(true);
+                    let pe = *c;
+                    members.next();
+                    children.next();
+                    (pe, v)
+                }
+                (Some(m), Some((c, _))) if m < c => (members.next().expect("peeked"), Map::new()),
+                (Some(m), None) => {
+                    let m = *m;
+                    members.next();
+                    (m, Map::new())
+                }
+                (_, Some(_)) => {
+                    let (c, child) = children.next().expect("peeked");
+                    (c, child.emit_fields_v1(false))
+                }
             };
             out.insert(pe.to_fields_v1_key(), Value::Object(value));
         }
