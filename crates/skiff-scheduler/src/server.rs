@@ -449,7 +449,11 @@ impl Scheduler {
             Msg::BindDone { key, node, error } => self.on_bind_done(key, node, error, now),
             Msg::VictimPreempted { key, failed } => {
                 // Settled once its deletion is seen too (or it failed): see `carry_out_preemption`.
-                if failed || self.snapshot.pod(&key).is_none() {
+                let seen = self
+                    .snapshot
+                    .pod(&key)
+                    .is_none_or(|(_, p)| p.pod.metadata.deletion_timestamp.is_some());
+                if failed || seen {
                     self.victim_settled(&key, now);
                 }
             }
@@ -590,8 +594,15 @@ impl Scheduler {
             .as_ref()
             .and_then(|s| s.node_name.as_deref())
             .is_some_and(|n| !n.is_empty());
+        let terminating = pod.metadata.deletion_timestamp.is_some();
         let info = Arc::new(PodInfo::new(pod));
         let key = info.key().to_string();
+        if terminating {
+            // A victim being deleted gracefully counts as preempted (upstream's preemptor then waits
+            // for it without preempting again): a victim whose kubelet never confirms must not hold
+            // its preemptor forever.
+            self.victim_settled(&key, now);
+        }
         if bound {
             self.queue.delete(&key);
             self.snapshot.remove_nominated_pod(&key);
@@ -862,8 +873,9 @@ impl Scheduler {
 
     /// Deletes the victims (after a `DisruptionTarget` condition) and clears lower nominations. As
     /// upstream's asynchronous preemption, the preemptor is not retried while its victims are being
-    /// preempted (it is gated in the queue): here until each victim's deletion has been seen (or has
-    /// failed), since a retry that still finds the victims in the snapshot would preempt again.
+    /// preempted (it is gated in the queue): here until each victim's deletion has been seen, as the
+    /// victim gone or terminating (or the delete failed), since a retry that still finds a live victim
+    /// in the snapshot would preempt again.
     fn carry_out_preemption(&mut self, pod: &PodInfo, res: &crate::framework::PostFilterResult) {
         let node = res.nominated_node_name.clone().unwrap_or_default();
         let preemptor = pod.key().to_string();
