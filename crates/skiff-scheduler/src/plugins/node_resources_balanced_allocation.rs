@@ -93,15 +93,8 @@ impl ScorePlugin for BalancedAllocation {
         nodes: &[&NodeInfo],
         scores: &mut Vec<i64>,
     ) -> Result<(), Status> {
-        let computed;
-        let requests = match state.read::<PreScoreState>() {
-            Some(s) => &s.0,
-            None => {
-                computed = self.scorer.pod_requests(pod);
-                &computed
-            }
-        };
-        scores.extend(nodes.iter().map(|n| self.scorer.score(n, requests)));
+        let precomputed = state.read::<PreScoreState>().map(|s| s.0.as_slice());
+        self.scorer.score_nodes(precomputed, pod, nodes, scores);
         Ok(())
     }
 }

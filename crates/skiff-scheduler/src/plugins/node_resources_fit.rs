@@ -146,6 +146,26 @@ impl ResourceAllocationScorer {
 
     /// `resourceAllocationScorer.score`.
     #[inline]
+    /// [`ResourceAllocationScorer::score`] of every node, with the pod's requests from PreScore
+    /// (`precomputed`) or computed here once: both plugins' `score_nodes`.
+    pub(crate) fn score_nodes(
+        &self,
+        precomputed: Option<&[i64]>,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut Vec<i64>,
+    ) {
+        let computed;
+        let requests = match precomputed {
+            Some(r) => r,
+            None => {
+                computed = self.pod_requests(pod);
+                &computed
+            }
+        };
+        scores.extend(nodes.iter().map(|n| self.score(n, requests)));
+    }
+
     pub(crate) fn score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
         // The default resources (cpu, memory) without the generic per-resource dispatch.
         if let [ScoredResource {
@@ -658,15 +678,8 @@ impl ScorePlugin for Fit {
         nodes: &[&NodeInfo],
         scores: &mut Vec<i64>,
     ) -> Result<(), Status> {
-        let computed;
-        let requests = match state.read::<PreScoreState>() {
-            Some(s) => &s.0,
-            None => {
-                computed = self.scorer.pod_requests(pod);
-                &computed
-            }
-        };
-        scores.extend(nodes.iter().map(|n| self.scorer.score(n, requests)));
+        let precomputed = state.read::<PreScoreState>().map(|s| s.0.as_slice());
+        self.scorer.score_nodes(precomputed, pod, nodes, scores);
         Ok(())
     }
 }
