@@ -86,7 +86,7 @@ pub fn typed<T>(
     fv: FieldValidation,
 ) -> Result<(T, Vec<String>), ApiError>
 where
-    T: serde::de::DeserializeOwned + serde::Serialize,
+    T: serde::de::DeserializeOwned,
 {
     let gv = resource.api_version();
     if let Some(obj) = value.as_object_mut() {

@@ -129,10 +129,6 @@ impl CycleFilters<'_> {
         pod: &PodInfo,
         node: &NodeInfo,
     ) -> Status {
-        // Checked before looking the node up by name: most cycles have no nominated pods anywhere.
-        if !snapshot.has_nominated_pods() {
-            return self.run(state, pod, node);
-        }
         let nominated = snapshot.nominated_pods_for_node(node.name());
         if nominated.is_empty() {
             return self.run(state, pod, node);
@@ -724,11 +720,6 @@ impl Profile {
         pod: &PodInfo,
         node: &NodeInfo,
     ) -> Status {
-        // Checked before looking the node up by name: this runs for every node a cycle visits, and
-        // most cycles have no nominated pods anywhere.
-        if !snapshot.has_nominated_pods() {
-            return self.run_filter_plugins(state, pod, node);
-        }
         let nominated = snapshot.nominated_pods_for_node(node.name());
         if nominated.is_empty() {
             return self.run_filter_plugins(state, pod, node);

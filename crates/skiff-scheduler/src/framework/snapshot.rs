@@ -561,13 +561,8 @@ impl Snapshot {
         self.nominated.retain(|_, l| !l.is_empty());
     }
 
-    /// Whether any pod is nominated to any node (cheap; most cycles have none).
-    #[inline]
-    pub fn has_nominated_pods(&self) -> bool {
-        !self.nominated.is_empty()
-    }
-
-    /// Pods nominated to a node (`NominatedPodsForNode`).
+    /// Pods nominated to a node (`NominatedPodsForNode`); no lookup at all when nothing is nominated
+    /// (most cycles: this runs for every node a cycle visits).
     #[inline]
     pub fn nominated_pods_for_node(&self, node_name: &str) -> &[Arc<PodInfo>] {
         if self.nominated.is_empty() {
