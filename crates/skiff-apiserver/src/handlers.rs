@@ -3,7 +3,7 @@
 use crate::body::Body;
 use crate::decode::{self, FieldValidation};
 use crate::negotiation::{self, Output, PatchType};
-use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions, Written};
+use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions};
 use crate::request::{Query, ResourceRequest};
 use crate::watchcache::CachedObject;
 use crate::{convert, jsonscan, watch, State};
@@ -453,28 +453,28 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
         // The conversion checked the fields sent and its output has only known fields.
         opts.field_validation = FieldValidation::Ignore;
     }
-    let Written {
-        object,
-        stored,
-        mut warnings,
-        created,
-    } = call
+    let created = call
         .registry()
-        .create(storage_res, call.namespace(), obj, &opts)
+        .create_stored(storage_res, call.namespace(), obj, &opts)
         .await?;
+    let written = &created.written;
+    let mut warnings = written.warnings.clone();
     warnings.extend(extra_warnings);
-    let code = if created { 201 } else { 200 };
+    let code = if written.created { 201 } else { 200 };
     let output = call.output()?;
     // A plain JSON reply is the stored JSON with its resourceVersion, as a GET of it would return:
     // no second encoding of the object.
-    if let (Output::Json, true, Some(stored)) = (output, std::ptr::eq(storage_res, r), &stored) {
-        let rv = meta_str(&object, "resourceVersion");
+    if let (Output::Json, true, Some(stored)) =
+        (output, std::ptr::eq(storage_res, r), &written.stored)
+    {
+        let rv = meta_str(&written.object, "resourceVersion");
         if let Some(body) = jsonscan::with_resource_version(stored, rv) {
             let mut reply = json_bytes(code, Bytes::from(body), "application/json");
             add_warnings(reply.headers_mut(), &warnings);
             return Ok(reply);
         }
     }
+    let object = created.into_written().object;
     Ok(object_reply(
         code,
         &convert::for_output(r, object),

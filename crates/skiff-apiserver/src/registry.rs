@@ -79,6 +79,40 @@ fn encode_for_store(obj: &mut Value) -> Bytes {
     Bytes::from(serde_json::to_vec(obj).expect("JSON values encode"))
 }
 
+/// [`encode_for_store`] of an object whose `metadata.managedFields` are given as JSON text: they go
+/// last in its metadata, as the general path's insert would put them.
+fn encode_with_managed_fields(obj: &mut Value, managed_fields: &str) -> Bytes {
+    let Some(root) = obj.as_object_mut() else {
+        return encode_for_store(obj);
+    };
+    if let Some(m) = root.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("resourceVersion");
+        m.shift_remove("selfLink");
+    }
+    let mut out = Vec::with_capacity(2048 + managed_fields.len());
+    out.push(b'{');
+    for (i, (k, v)) in root.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, k).expect("JSON values encode");
+        out.push(b':');
+        serde_json::to_writer(&mut out, v).expect("JSON values encode");
+        if k == "metadata" && v.is_object() {
+            // Reopen the metadata object for one more member.
+            out.pop();
+            if out.last() != Some(&b'{') {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"managedFields\":");
+            out.extend_from_slice(managed_fields.as_bytes());
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
+    Bytes::from(out)
+}
+
 /// A read-modify-write that kept losing to concurrent writers.
 fn too_many_modifications(resource: &Resource, name: &str) -> ApiError {
     ApiError::conflict(
@@ -139,6 +173,33 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// The write created the object (201) rather than changing it (200).
     pub created: bool,
+}
+
+/// A create as written. `written.object` leaves out `metadata.managedFields` when `managed_fields`
+/// holds them as JSON text (the stored JSON has them): a reply made from `written.stored` needs no
+/// decoding of them.
+pub struct Created {
+    pub written: Written,
+    managed_fields: Option<String>,
+}
+
+impl Created {
+    /// The write with its object complete: the managed fields back in its metadata, where the general
+    /// path puts them (last, before the resourceVersion the store gave).
+    pub fn into_written(self) -> Written {
+        let mut written = self.written;
+        let Some(text) = self.managed_fields else {
+            return written;
+        };
+        let entries: Value = serde_json::from_str(&text).expect("managed fields are JSON");
+        let meta = meta_mut(&mut written.object);
+        let rv = meta.shift_remove("resourceVersion");
+        meta.insert("managedFields".into(), entries);
+        if let Some(rv) = rv {
+            meta.insert("resourceVersion".into(), rv);
+        }
+        written
+    }
 }
 
 pub struct Registry {
@@ -255,9 +316,24 @@ impl Registry {
         &self,
         resource: &'static Resource,
         namespace: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
+        Ok(self
+            .create_stored(resource, namespace, obj, opts)
+            .await?
+            .into_written())
+    }
+
+    /// [`Registry::create`] for a caller that replies from the stored JSON: the object it returns may
+    /// leave out `metadata.managedFields` (see [`Created`]).
+    pub async fn create_stored(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Created, ApiError> {
         check_type(resource, &obj)?;
         // Namespace: the object's must agree with the request's.
         let body_ns = meta_str(&obj, "namespace").to_string();
@@ -309,27 +385,52 @@ impl Registry {
                 .await?;
         }
         let name = meta_str(&obj, "name").to_string();
+        // The managed fields of nearly every create are written as JSON text straight into the
+        // stored bytes; the general path puts them into `obj`.
+        let mut managed_fields = None;
         if !opts.applied {
-            managedfields::update(
-                None,
-                &mut obj,
+            let ty = patch_schema::root_type(resource.group, resource.kind);
+            let api_version = resource.api_version();
+            let now = now();
+            managed_fields = managedfields::created_entries_json(
+                &obj,
                 &opts.field_manager,
-                &resource.api_version(),
-                None,
-                patch_schema::root_type(resource.group, resource.kind),
-                &now(),
+                &api_version,
+                ty,
+                &now,
             );
+            if managed_fields.is_none() {
+                managedfields::update(
+                    None,
+                    &mut obj,
+                    &opts.field_manager,
+                    &api_version,
+                    None,
+                    ty,
+                    &now,
+                );
+            }
         }
         if opts.dry_run {
-            return Ok(Written {
-                object: obj,
-                stored: None,
-                warnings,
-                created: true,
+            let created = Created {
+                written: Written {
+                    object: obj,
+                    stored: None,
+                    warnings,
+                    created: true,
+                },
+                managed_fields,
+            };
+            return Ok(Created {
+                written: created.into_written(),
+                managed_fields: None,
             });
         }
         let key = resource.key(namespace.unwrap_or(""), &name);
-        let stored = encode_for_store(&mut obj);
+        let stored = match &managed_fields {
+            Some(mf) => encode_with_managed_fields(&mut obj, mf),
+            None => encode_for_store(&mut obj),
+        };
         let kv = match self.store.create(&key, stored.clone()).await {
             Ok(kv) => kv,
             Err(StoreError::AlreadyExists { .. }) => {
@@ -345,11 +446,14 @@ impl Registry {
         if resource.kind == "Namespace" && resource.group.is_empty() {
             self.ensure_default_service_account(&name).await;
         }
-        Ok(Written {
-            object: obj,
-            stored: Some(stored),
-            warnings,
-            created: true,
+        Ok(Created {
+            written: Written {
+                object: obj,
+                stored: Some(stored),
+                warnings,
+                created: true,
+            },
+            managed_fields,
         })
     }
 
@@ -982,4 +1086,44 @@ fn same_entries_but_time(a: Option<&Value>, b: Option<&Value>) -> bool {
                 }
                 _ => x == y,
             })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A create's stored bytes and completed object are what the general path gives: managed fields
+    /// last in the metadata, the resourceVersion after them.
+    #[test]
+    fn managed_fields_text_lands_where_the_general_path_puts_them() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "u", "labels": {"app": "x"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let ty = patch_schema::root_type("", "Pod");
+        let now = "2026-11-28T05:00:00Z";
+        let text = managedfields::created_entries_json(&pod, "m", "v1", ty, now).unwrap();
+
+        let mut general = pod.clone();
+        managedfields::update(None, &mut general, "m", "v1", None, ty, now);
+        let expected = encode_for_store(&mut general.clone());
+        let mut fast = pod.clone();
+        assert_eq!(encode_with_managed_fields(&mut fast, &text), expected);
+
+        set_rv(&mut fast, 7);
+        set_rv(&mut general, 7);
+        let created = Created {
+            written: Written {
+                object: fast,
+                stored: Some(expected),
+                warnings: Vec::new(),
+                created: true,
+            },
+            managed_fields: Some(text),
+        };
+        let object = created.into_written().object;
+        assert_eq!(
+            serde_json::to_string(&object).unwrap(),
+            serde_json::to_string(&general).unwrap()
+        );
+    }
 }

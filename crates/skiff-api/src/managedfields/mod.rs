@@ -56,6 +56,7 @@
 //!
 //! Written by hand: no Rust crate implements structured-merge-diff.
 
+mod created;
 mod fieldset;
 mod typed;
 mod value;
@@ -511,6 +512,10 @@ fn take_changes(
     skip: Option<&Key>,
     force: bool,
 ) -> Result<(), Vec<RawConflict>> {
+    if entries.is_empty() {
+        // Nothing to take from (every create): no copy of the changed set.
+        return Ok(());
+    }
     let changed = cmp.modified_or_added();
     let mut conflicts = Vec::new();
     for e in entries.iter() {
@@ -1047,6 +1052,47 @@ pub fn update(
     );
     cap_update_managers(&mut entries);
     store_entries(new, &entries);
+}
+
+/// [`update`] for a create (no old object, no subresource) whose object carries no
+/// `metadata.managedFields`, which is nearly every create: the JSON text of the `managedFields` list
+/// [`update`] would store (one `Update` entry), written without building field sets, to be placed
+/// last in `metadata` by the caller. `None` when this shortcut does not apply; [`update`] then does
+/// the work.
+pub fn created_entries_json(
+    new: &Value,
+    manager: &str,
+    api_version: &str,
+    ty: Option<TypeRef>,
+    now: &str,
+) -> Option<String> {
+    if managed_fields_of(new).is_some() {
+        return None;
+    }
+    let zero = typed::zero_object(ty);
+    let reset = reset_fields(ty, None);
+    let fields = created::fields_v1(&zero, new, Ty::root(ty), &reset, strip_set())?;
+    let manager = if manager.is_empty() {
+        "unknown"
+    } else {
+        manager
+    };
+    let mut out = String::with_capacity(fields.len() + 160);
+    out.push_str("[{\"manager\":");
+    push_json_string(manager, &mut out);
+    out.push_str(",\"operation\":\"Update\",\"apiVersion\":");
+    push_json_string(api_version, &mut out);
+    out.push_str(",\"time\":");
+    push_json_string(now, &mut out);
+    out.push_str(",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{");
+    out.push_str(&fields);
+    out.push_str("}}]");
+    Some(out)
+}
+
+/// A JSON string as `serde_json` writes it.
+fn push_json_string(s: &str, out: &mut String) {
+    out.push_str(&serde_json::to_string(s).expect("strings encode"));
 }
 
 /// The entries an update starts from (upstream `decodeLiveOrNew`).

@@ -1178,3 +1178,139 @@ fn upstream_set_cases() {
         );
     }
 }
+
+/// Objects as creates bring them, with the type they are written under.
+fn created_fixtures() -> Vec<(Value, Option<TypeRef>, &'static str)> {
+    let meta = |name: &str| {
+        json!({"name": name, "namespace": "default", "uid": "u-1", "creationTimestamp": T0,
+               "generation": 1, "labels": {"app": "web", "a\"b": "x"},
+               "annotations": {"note\n": "y", "k": ""}})
+    };
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": meta("p"),
+        "spec": {
+            "initContainers": [{"name": "init", "image": "busybox", "command": ["true"]}],
+            "containers": [
+                {"name": "c", "image": "nginx", "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}],
+                 "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                 "resources": {"requests": {"cpu": "100m"}, "limits": {}},
+                 "volumeMounts": [{"name": "v", "mountPath": "/v"}], "securityContext": null},
+                {"name": "d", "image": "busybox", "args": []}],
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "tolerations": [{"key": "k", "operator": "Exists"}],
+            "nodeSelector": {"disk": "ssd"}, "restartPolicy": "Always", "priority": 0,
+            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+        },
+        "status": {"phase": "Pending"}
+    });
+    let mut owned = pod.clone();
+    owned["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "name": "rs", "uid": "u-2", "controller": true}]);
+    owned["metadata"]["finalizers"] = json!(["a/b", "c/d"]);
+    let mut template = pod.clone();
+    template["metadata"]["creationTimestamp"] = Value::Null;
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("d"),
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": template["metadata"], "spec": pod["spec"]}},
+        "status": {}
+    });
+    let event = json!({
+        "apiVersion": "v1", "kind": "Event", "metadata": meta("e"),
+        "involvedObject": {"kind": "Pod", "namespace": "default", "name": "p", "uid": "u-1",
+                           "apiVersion": "v1", "resourceVersion": "7"},
+        "reason": "Scheduled", "message": "Successfully assigned default/p to n1",
+        "source": {"component": "default-scheduler"}, "firstTimestamp": T0, "lastTimestamp": T0,
+        "count": 1, "type": "Normal", "eventTime": null, "reportingComponent": "", "reportingInstance": ""
+    });
+    let new_event = json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": meta("e2"),
+        "eventTime": "2024-05-01T10:00:00.000000Z", "reportingController": "default-scheduler",
+        "reportingInstance": "default-scheduler-n1", "action": "Scheduling", "reason": "Scheduled",
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}, "note": "ok", "type": "Normal"
+    });
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": meta("s"),
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}, {"port": 53, "protocol": "UDP"}],
+                 "clusterIP": "10.43.0.10", "clusterIPs": ["10.43.0.10"], "type": "ClusterIP"},
+        "status": {"loadBalancer": {}}
+    });
+    let node = json!({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
+        "spec": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]},
+        "status": {"capacity": {"cpu": "4"}, "allocatable": {"cpu": "4"}}
+    });
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cm"),
+                    "data": {"a": "1", "b": ""}, "binaryData": {}});
+    let pc = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                    "metadata": {"name": "high"}, "value": 0, "globalDefault": false});
+    let pc_high = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                         "metadata": {"name": "high"}, "value": 1000, "description": "x"});
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}, "spec": {"finalizers": ["kubernetes"]}});
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta("l"),
+                       "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}});
+    let untyped = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta("w"),
+                         "spec": {"list": [1, 2], "nested": {"x": null, "y": {}}, "weird \u{1}key": true}});
+    vec![
+        (pod.clone(), root_type("", "Pod"), "v1"),
+        (owned, root_type("", "Pod"), "v1"),
+        (deployment, root_type("apps", "Deployment"), "apps/v1"),
+        (event, root_type("", "Event"), "v1"),
+        (
+            new_event,
+            root_type("events.k8s.io", "Event"),
+            "events.k8s.io/v1",
+        ),
+        (service, root_type("", "Service"), "v1"),
+        (node, root_type("", "Node"), "v1"),
+        (cm, root_type("", "ConfigMap"), "v1"),
+        (
+            pc,
+            root_type("scheduling.k8s.io", "PriorityClass"),
+            "scheduling.k8s.io/v1",
+        ),
+        (
+            pc_high,
+            root_type("scheduling.k8s.io", "PriorityClass"),
+            "scheduling.k8s.io/v1",
+        ),
+        (ns, root_type("", "Namespace"), "v1"),
+        (
+            lease,
+            root_type("coordination.k8s.io", "Lease"),
+            "coordination.k8s.io/v1",
+        ),
+        (untyped, None, "example.com/v1"),
+    ]
+}
+
+/// The create shortcut writes exactly what the general path stores, for every kind of object, and
+/// leaves to the general path what it does not handle.
+#[test]
+fn created_fields_match_the_general_path() {
+    let general = |obj: &Value, ty: Option<TypeRef>, api_version: &str, manager: &str| {
+        let mut o = obj.clone();
+        update(None, &mut o, manager, api_version, None, ty, T1);
+        o.pointer("/metadata/managedFields")
+            .map(|v| serde_json::to_string(v).unwrap())
+    };
+    for (obj, ty, api_version) in created_fixtures() {
+        for manager in ["kubectl-create", "", "we\"ird"] {
+            let fast = created_entries_json(&obj, manager, api_version, ty, T1);
+            let fast = fast.unwrap_or_else(|| panic!("no shortcut for {obj}"));
+            assert_eq!(Some(fast), general(&obj, ty, api_version, manager), "{obj}");
+        }
+    }
+    // Duplicate list items, and objects that bring their own managed fields, take the general path.
+    let (mut dup, ty, _) = created_fixtures().remove(0);
+    dup["spec"]["containers"][1]["name"] = json!("c");
+    assert_eq!(created_entries_json(&dup, "m", "v1", ty, T1), None);
+    let (mut own, ty, _) = created_fixtures().remove(0);
+    own["metadata"]["managedFields"] = json!([]);
+    assert_eq!(created_entries_json(&own, "m", "v1", ty, T1), None);
+    // Nothing set at all: no entry (the general path stores none).
+    let bare = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    assert_eq!(created_entries_json(&bare, "m", "v1", cm(), T1), None);
+    assert_eq!(general(&bare, cm(), "v1", "m"), None);
+}

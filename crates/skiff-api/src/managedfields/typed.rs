@@ -50,7 +50,7 @@ impl Ty {
     }
 
     /// The type of key `key` of an object of this type.
-    fn field(self, key: &str) -> Ty {
+    pub(crate) fn field(self, key: &str) -> Ty {
         match self {
             Ty::Struct(t) => t.field(key).map_or(Ty::Any, |f| Ty::of_shape(f.shape())),
             Ty::Map { elem, .. } => Ty::of_elem(elem),
@@ -59,7 +59,7 @@ impl Ty {
     }
 
     /// The type of the items of a list of this type.
-    fn item(self) -> Ty {
+    pub(crate) fn item(self) -> Ty {
         match self {
             Ty::List { elem, .. } => Ty::of_elem(elem),
             _ => Ty::Any,
@@ -74,14 +74,14 @@ impl Ty {
 
 /// How a granular list identifies its items.
 #[derive(Clone, Copy)]
-enum ListKind {
+pub(crate) enum ListKind {
     Set,
     Keys(&'static [&'static str]),
 }
 
 /// How a value (or a pair of values) is walked.
 #[derive(Clone, Copy)]
-enum Atom {
+pub(crate) enum Atom {
     /// One value: a scalar, `null`, or an atomic list, map or struct.
     Leaf,
     /// A granular object; children typed by [`Ty::field`].
@@ -142,7 +142,7 @@ fn is_empty_container(v: Option<&Value>) -> bool {
 
 /// The pair's walk, with upstream's "both empty or null: treat as a leaf" rule (which keeps `{}`
 /// distinct from `null`).
-fn pair_atom(ty: Ty, l: Option<&Value>, r: Option<&Value>) -> Atom {
+pub(crate) fn pair_atom(ty: Ty, l: Option<&Value>, r: Option<&Value>) -> Atom {
     match atom(ty, &[l, r]) {
         Atom::Leaf => Atom::Leaf,
         _ if is_empty_container(l) && is_empty_container(r) => Atom::Leaf,
@@ -152,14 +152,14 @@ fn pair_atom(ty: Ty, l: Option<&Value>, r: Option<&Value>) -> Atom {
 
 static EMPTY_MAP: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
-fn as_map(v: Option<&Value>) -> &Map<String, Value> {
+pub(crate) fn as_map(v: Option<&Value>) -> &Map<String, Value> {
     match v {
         Some(Value::Object(m)) => m,
         _ => &EMPTY_MAP,
     }
 }
 
-fn as_list(v: Option<&Value>) -> &[Value] {
+pub(crate) fn as_list(v: Option<&Value>) -> &[Value] {
     match v {
         Some(Value::Array(a)) => a,
         _ => &[],
@@ -173,7 +173,7 @@ fn key_default(key: &str) -> Option<Value> {
 }
 
 /// The path element of a list item (upstream `listItemToPathElement`).
-fn item_pe(kind: ListKind, item: &Value) -> Result<PathElement, String> {
+pub(crate) fn item_pe(kind: ListKind, item: &Value) -> Result<PathElement, String> {
     match kind {
         ListKind::Keys(keys) => {
             let m = match item {
