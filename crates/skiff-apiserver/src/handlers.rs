@@ -10,7 +10,7 @@ use crate::{convert, jsonscan, watch, State};
 use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, Method, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use skiff_api::fields::FieldSelector;
 use skiff_api::labels::LabelSelector;
 use skiff_api::resources::Resource;
@@ -733,15 +733,6 @@ pub async fn bind(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     .await
 }
 
-/// The member `key` of `obj` as an object, made one if it is missing or not an object.
-fn set_member<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let v = obj.entry(key).or_insert_with(|| Value::Object(Map::new()));
-    if !v.is_object() {
-        *v = Value::Object(Map::new());
-    }
-    v.as_object_mut().expect("made an object above")
-}
-
 pub async fn do_bind(
     reg: &Registry,
     r: &'static Resource,
@@ -765,7 +756,6 @@ pub async fn do_bind(
     let now = crate::registry::now();
     // Upstream's BindingREST writes the pod with a storage-level GuaranteedUpdate: no pod strategy,
     // admission, generation bump or managed fields entry for the binding.
-    let annotations = binding_meta.and_then(|m| m.get("annotations"));
     // The Binding's uid and resourceVersion are preconditions on the pod (upstream's assignPod).
     let precondition = |field: &str| {
         binding_meta
@@ -773,93 +763,18 @@ pub async fn do_bind(
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
     };
-    let (want_uid, want_rv) = (precondition("uid"), precondition("resourceVersion"));
-    reg.guaranteed_update(r, namespace, name, opts.dry_run, |pod| {
-        for (field, label, want) in [
-            ("uid", "UID", want_uid),
-            ("resourceVersion", "ResourceVersion", want_rv),
-        ] {
-            let have = meta_str(pod, field);
-            if let Some(want) = want.filter(|w| *w != have) {
-                return Err(ApiError::conflict(
-                    "",
-                    "pods",
-                    name,
-                    &format!("Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}"),
-                ));
-            }
-        }
-        if !meta_str(pod, "deletionTimestamp").is_empty() {
-            return Err(ApiError::conflict(
-                "",
-                "pods/binding",
-                name,
-                &format!("pod {name} is being deleted, cannot be assigned to a host"),
-            ));
-        }
-        let cur = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !cur.is_empty() {
-            return Err(ApiError::conflict(
-                "",
-                "pods/binding",
-                name,
-                &format!("pod {name} is already assigned to node \"{cur}\""),
-            ));
-        }
-        if pod
-            .pointer("/spec/schedulingGates")
-            .and_then(Value::as_array)
-            .is_some_and(|g| !g.is_empty())
-        {
-            return Err(ApiError::conflict(
-                "",
-                "pods/binding",
-                name,
-                &format!("pod {name} has non-empty .spec.schedulingGates"),
-            ));
-        }
-        let Some(obj) = pod.as_object_mut() else {
-            return Err(ApiError::internal(format!("stored pod {name} is not an object")));
-        };
-        // One write sets the node and the PodScheduled condition, as upstream's binding storage does.
-        set_member(obj, "spec").insert("nodeName".into(), json!(target));
-        // The Binding's annotations land on the pod (upstream's setPodHostAndAnnotations); the
-        // scheduler uses this to record what it decided without a second write.
-        if let Some(Value::Object(annotations)) = annotations {
-            if !annotations.is_empty() {
-                let meta = set_member(obj, "metadata");
-                let pod_annotations = set_member(meta, "annotations");
-                for (k, v) in annotations {
-                    if let Some(v) = v.as_str() {
-                        pod_annotations.insert(k.clone(), json!(v));
-                    }
-                }
-            }
-        }
-        // Upstream's UpdatePodCondition: an existing PodScheduled condition is replaced where it is
-        // (keeping its transition time if it was already True), otherwise the condition is appended.
-        let status = set_member(obj, "status");
-        if !status.get("conditions").is_some_and(Value::is_array) {
-            status.insert("conditions".into(), json!([]));
-        }
-        let conds = status
-            .get_mut("conditions")
-            .and_then(Value::as_array_mut)
-            .expect("conditions is an array");
-        let mut cond = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
-        match conds.iter_mut().find(|c| c["type"] == "PodScheduled") {
-            Some(old) => {
-                if old["status"] == "True" {
-                    cond["lastTransitionTime"] = old["lastTransitionTime"].clone();
-                }
-                *old = cond;
-            }
-            None => conds.push(cond),
-        }
-        Ok(())
+    let assignment = crate::binding::Assignment {
+        name,
+        node: target,
+        annotations: binding_meta
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object),
+        want_uid: precondition("uid"),
+        want_rv: precondition("resourceVersion"),
+        now: &now,
+    };
+    reg.guaranteed_update(r, namespace, name, opts.dry_run, |raw, rev| {
+        crate::binding::assign(raw, rev, &assignment)
     })
     .await?;
     let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});

@@ -83,13 +83,9 @@ pub fn with_resource_version(json: &[u8], rv: &str) -> Option<Vec<u8>> {
     Some(replace_range(json, meta, &meta_json))
 }
 
-/// The absolute byte range of the value of `metadata.<name>` in a JSON object, if it has one.
-pub fn metadata_member(json: &[u8], name: &str) -> Option<Range<usize>> {
-    let members = top_level_members(json)?;
-    let meta = member(&members, "metadata")?.clone();
-    let inner = top_level_members(&json[meta.clone()])?;
-    let r = member(&inner, name)?;
-    Some(meta.start + r.start..meta.start + r.end)
+/// The byte range of the value of the member `key` of the JSON object `json`, if it has one.
+pub fn find_member(json: &[u8], key: &str) -> Option<Range<usize>> {
+    member(&top_level_members(json)?, key).cloned()
 }
 
 /// `json` with the bytes in `range` replaced by `with`.
@@ -358,23 +354,21 @@ mod tests {
 }
 
 #[cfg(test)]
-mod metadata_member_tests {
+mod find_member_tests {
     use super::*;
 
     #[test]
-    fn finds_and_replaces_a_metadata_member() {
-        let json = br#"{"kind":"Pod","metadata":{"name":"p","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}],"uid":"u"},"spec":{}}"#;
-        let r = metadata_member(json, "managedFields").unwrap();
+    fn finds_and_replaces_a_member() {
+        let meta =
+            br#"{"name":"p","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}],"uid":"u"}"#;
+        let r = find_member(meta, "managedFields").unwrap();
         assert_eq!(
-            &json[r.clone()],
+            &meta[r.clone()],
             br#"[{"manager":"m","fieldsV1":{"f:a":{}}}]"#
         );
-        let out = replace_range(json, r, b"null");
-        assert_eq!(
-            out,
-            br#"{"kind":"Pod","metadata":{"name":"p","managedFields":null,"uid":"u"},"spec":{}}"#
-        );
-        assert!(metadata_member(br#"{"metadata":{"name":"p"}}"#, "managedFields").is_none());
-        assert!(metadata_member(br#"{"metadata":"#, "managedFields").is_none());
+        let out = replace_range(meta, r, b"null");
+        assert_eq!(out, br#"{"name":"p","managedFields":null,"uid":"u"}"#);
+        assert!(find_member(br#"{"name":"p"}"#, "managedFields").is_none());
+        assert!(find_member(br#"{"name":"#, "name").is_none());
     }
 }

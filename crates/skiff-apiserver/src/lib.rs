@@ -9,6 +9,7 @@
 mod apply;
 pub mod auth;
 pub mod authz;
+mod binding;
 mod body;
 mod bootstrap;
 mod controllers;

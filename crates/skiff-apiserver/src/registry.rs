@@ -4,7 +4,6 @@
 //! (namespace lifecycle, service accounts, pod priority).
 
 use crate::decode::FieldValidation;
-use crate::jsonscan;
 use crate::strategy::{self, Op};
 use crate::watchcache::{CachedObject, WatchCache};
 use bytes::Bytes;
@@ -552,15 +551,11 @@ impl Registry {
     }
 
     /// A storage-level read-modify-write (upstream's `Storage.GuaranteedUpdate`, which the binding
-    /// subresource calls directly): `change` edits the stored object in place, and the result is written
-    /// as it is, without the registry's strategy, admission, generation or managed fields; a failed
-    /// `change` writes nothing. The first attempt starts from the watch cache's copy (upstream's
-    /// cached existing object); a conflict retries from a fresh store read. Returns the revision
-    /// written (the current one for a dry run).
-    ///
-    /// `metadata.managedFields` is not decoded: `change` sees it as `null` and it is written back as
-    /// it was stored, byte for byte (it is most of a typical object's JSON, and this write never
-    /// changes it), unless `change` replaced it.
+    /// subresource calls directly): `change` turns the stored JSON (at the given revision, without a
+    /// resourceVersion) into the JSON to store, which is written as it is, without the registry's
+    /// strategy, admission, generation or managed fields; a failed `change` writes nothing. The first
+    /// attempt starts from the watch cache's copy (upstream's cached existing object); a conflict
+    /// retries from a fresh store read. Returns the revision written (the current one for a dry run).
     pub async fn guaranteed_update<F>(
         &self,
         resource: &'static Resource,
@@ -570,7 +565,7 @@ impl Registry {
         mut change: F,
     ) -> Result<i64, ApiError>
     where
-        F: FnMut(&mut Value) -> Result<(), ApiError>,
+        F: FnMut(&[u8], i64) -> Result<Vec<u8>, ApiError>,
     {
         let key = Self::key(resource, namespace, name);
         let mut cached = self.cache.get(resource, &key);
@@ -582,31 +577,11 @@ impl Registry {
                     None => return Err(ApiError::not_found(resource.group, resource.plural, name)),
                 },
             };
-            let managed = jsonscan::metadata_member(&raw, "managedFields");
-            let decoded = match &managed {
-                Some(r) => {
-                    serde_json::from_slice(&jsonscan::replace_range(&raw, r.clone(), b"null"))
-                }
-                None => serde_json::from_slice(&raw),
-            };
-            let mut obj: Value = decoded
-                .map_err(|e| ApiError::internal(format!("stored object {key} is not JSON: {e}")))?;
-            // `change` sees the object as a client would, with its resourceVersion.
-            set_rv(&mut obj, rev);
-            change(&mut obj)?;
+            let value = change(&raw, rev)?;
             if dry_run {
                 return Ok(rev);
             }
-            let mut value = encode_for_store(&mut obj);
-            let untouched = obj
-                .pointer("/metadata/managedFields")
-                .is_some_and(Value::is_null);
-            if let (Some(stored), true) = (managed, untouched) {
-                if let Some(r) = jsonscan::metadata_member(&value, "managedFields") {
-                    value = Bytes::from(jsonscan::replace_range(&value, r, &raw[stored]));
-                }
-            }
-            match self.store.update(&key, value, rev).await {
+            match self.store.update(&key, Bytes::from(value), rev).await {
                 Ok(done) => return Ok(done.mod_revision),
                 Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(store_err(e)),
