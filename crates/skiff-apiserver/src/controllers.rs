@@ -126,6 +126,18 @@ async fn owner_exists(
 async fn collect_garbage(state: &State) {
     let reg = &state.registry;
     let all = reg.cache.all();
+    // Usually nothing has an owner or waits for its dependents: one pass over the cached metadata
+    // says so before any index of tens of thousands of objects is built.
+    let has_work = all.iter().any(|(_, o)| {
+        !o.owners.is_empty()
+            || (o.deleting
+                && o.finalizers
+                    .iter()
+                    .any(|f| f == "foregroundDeletion" || f == "orphan"))
+    });
+    if !has_work {
+        return;
+    }
     let uids: HashSet<&str> = all.iter().map(|(_, o)| o.uid.as_str()).collect();
     let mut dependents: HashMap<&str, Vec<&(&'static str, std::sync::Arc<CachedObject>)>> =
         HashMap::new();

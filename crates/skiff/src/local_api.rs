@@ -47,9 +47,11 @@ impl tower_service::Service<http::Request<kube::client::Body>> for LocalApi {
         let req =
             req.map(|b| -> RequestBody { b.map_err(|e| Box::new(e) as BoxError).boxed_unsync() });
         let (state, user) = (self.state.clone(), self.user.clone());
+        // The request's future is large: boxed, the task moves a pointer instead of copying it
+        // on every move into the runtime.
         let task = self
             .runtime
-            .spawn(async move { skiff_apiserver::serve_local(state, req, &user).await });
+            .spawn(async move { Box::pin(skiff_apiserver::serve_local(state, req, &user)).await });
         Box::pin(async move { task.await.map_err(|e| Box::new(e) as BoxError) })
     }
 }

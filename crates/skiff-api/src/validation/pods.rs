@@ -2461,7 +2461,14 @@ fn metadata_and_spec(p: &Pod) -> ErrorList {
     let meta_path = Path::new("metadata");
     let spec_path = Path::new("spec");
     let mut errs = object_meta(&p.metadata, true, names::name_is_dns_subdomain, &meta_path);
-    let spec = p.spec.clone().unwrap_or_default();
+    let no_spec;
+    let spec = match &p.spec {
+        Some(spec) => spec,
+        None => {
+            no_spec = PodSpec::default();
+            &no_spec
+        }
+    };
     if let Some(v) = p
         .metadata
         .annotations
@@ -2543,7 +2550,14 @@ fn metadata_and_spec(p: &Pod) -> ErrorList {
 pub fn pod(p: &Pod) -> ErrorList {
     let mut errs = metadata_and_spec(p);
     let spec_path = Path::new("spec");
-    let spec = p.spec.clone().unwrap_or_default();
+    let no_spec;
+    let spec = match &p.spec {
+        Some(spec) => spec,
+        None => {
+            no_spec = PodSpec::default();
+            &no_spec
+        }
+    };
     if spec
         .ephemeral_containers
         .as_ref()
