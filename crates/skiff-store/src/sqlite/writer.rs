@@ -72,6 +72,14 @@ const STEP_BUDGET: Duration = Duration::from_millis(4);
 const STEP_DUTY: u32 = 4;
 /// Smallest number of revisions per compaction step.
 const MIN_STEP_REVISIONS: Revision = 16;
+
+/// A commit that ended less than this long before the next request arrived means writes are
+/// streaming in: the next group gathers for a moment before it commits.
+const BUSY_GAP: Duration = Duration::from_millis(2);
+/// How many requests a gathering group waits for, how long at most, and how often it looks.
+const GATHER_AT_LEAST: usize = 16;
+const GATHER_WAIT: Duration = Duration::from_micros(600);
+const GATHER_TICK: Duration = Duration::from_micros(200);
 /// Fewest and most pages one compaction step returns to the file system (`PRAGMA incremental_vacuum(N)`).
 const MIN_VACUUM_PAGES: i64 = 16;
 const MAX_VACUUM_PAGES: i64 = 256;
@@ -174,6 +182,7 @@ impl Writer {
         let mut held_step: Option<Request> = None;
         let mut next_step_at = Instant::now();
         let mut open = true;
+        let mut last_commit: Option<(Instant, usize)> = None;
         while open || held_step.is_some() {
             // Wait for a request, or until the held compaction step may run.
             let first = match (&held_step, open) {
@@ -196,6 +205,21 @@ impl Writer {
                 Some(request) => group.push(request),
                 None if held_step.is_none() => open = false,
                 None => {}
+            }
+            // Under concurrent load (the last commit had company and ended a moment ago), a group
+            // waits a little for more: each commit costs an fsync and its own WAL pages, which
+            // writes committed together share. A lone writer, or one after a pause, never waits.
+            if let Some((ended, size)) = last_commit {
+                if !group.is_empty() && size > 1 && ended.elapsed() < BUSY_GAP {
+                    let mut waited = Duration::ZERO;
+                    while group.len() < GATHER_AT_LEAST && waited < GATHER_WAIT {
+                        std::thread::sleep(GATHER_TICK);
+                        waited += GATHER_TICK;
+                        while let Ok(request) = requests.try_recv() {
+                            group.push(request);
+                        }
+                    }
+                }
             }
             while group.len() < self.max_group {
                 match requests.try_recv() {
@@ -223,7 +247,9 @@ impl Writer {
                 .iter()
                 .any(|r| matches!(r, Request::CompactStep { .. }));
             let started = Instant::now();
+            let size = group.len();
             self.commit_group(&mut group);
+            last_commit = Some((Instant::now(), size));
             if carries_step {
                 next_step_at = Instant::now() + started.elapsed() * (STEP_DUTY - 1);
             }
