@@ -67,6 +67,105 @@ where
 
 /// Runs until `send` returns false (the receiver is gone). Every object passes through `transform`
 /// (after its managedFields are dropped) before it is sent.
+/// `Api::watch`, with each event's `metadata.managedFields` cut out of its JSON before it is
+/// decoded: the scheduler drops them anyway, and decoding them (a tree of JSON maps per object) was
+/// half the cost of reading a pod from the watch.
+async fn watch<K>(
+    api: &Api<K>,
+    wp: &WatchParams,
+    version: &str,
+) -> kube::Result<impl futures::Stream<Item = kube::Result<WatchEvent<K>>> + use<K>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    use futures::AsyncBufReadExt;
+    let req = kube::core::Request::new(api.resource_url())
+        .watch(wp, version)
+        .map_err(kube::Error::BuildRequest)?;
+    let lines = api.clone().into_client().request_stream(req).await?.lines();
+    Ok(lines.filter_map(|line| async move {
+        match line {
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => Some(decode_event::<K>(&line)),
+            Err(e) => Some(Err(kube::Error::ReadEvents(e))),
+        }
+    }))
+}
+
+/// One watch event line: decoded without the object's managed fields when they can be cut out of
+/// the text (as the compact JSON of every API server has them), else as it is; a `Status` line is the
+/// API error it reports.
+fn decode_event<K: DeserializeOwned + Clone>(line: &str) -> kube::Result<WatchEvent<K>> {
+    if let Some(stripped) = without_managed_fields(line) {
+        if let Ok(event) = serde_json::from_str::<WatchEvent<K>>(&stripped) {
+            return Ok(event);
+        }
+    }
+    serde_json::from_str::<WatchEvent<K>>(line).map_err(|e| {
+        match serde_json::from_str::<kube::core::Status>(line) {
+            Ok(status) => kube::Error::Api(status.boxed()),
+            Err(_) => kube::Error::SerdeError(e),
+        }
+    })
+}
+
+/// `line` without its first `"managedFields":` member (the object's: no other field of a pod or a
+/// node has that name, and inside a JSON string the quotes would be escaped), with one adjacent
+/// comma. `None` if there is none or its value does not end where expected.
+fn without_managed_fields(line: &str) -> Option<String> {
+    const KEY: &[u8] = b"\"managedFields\":";
+    let bytes = line.as_bytes();
+    let start = memchr::memmem::find(bytes, KEY)?;
+    let end = skip_value(bytes, start + KEY.len())?;
+    let (cut_start, cut_end) = if bytes.get(end) == Some(&b',') {
+        (start, end + 1)
+    } else if start > 0 && bytes[start - 1] == b',' {
+        (start - 1, end)
+    } else {
+        (start, end)
+    };
+    let mut out = String::with_capacity(line.len() - (cut_end - cut_start));
+    out.push_str(&line[..cut_start]);
+    out.push_str(&line[cut_end..]);
+    Some(out)
+}
+
+/// The index just past the JSON value starting at `i` (no whitespace inside structure expected, but
+/// tolerated), or `None` if the text ends first.
+fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(i)? {
+            b'"' => {
+                i += 1;
+                loop {
+                    let j = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+                    if b[j] == b'\\' {
+                        i = j + 2;
+                    } else {
+                        i = j + 1;
+                        break;
+                    }
+                }
+                if depth == 0 {
+                    return Some(i);
+                }
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            b',' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
 pub async fn run<K>(
     api: Api<K>,
     transform: fn(&mut K),
@@ -99,7 +198,7 @@ pub async fn run<K>(
         }
         let version = rv.clone().unwrap_or_else(|| "0".into());
         let wp = WatchParams::default().timeout(290);
-        let stream = match api.watch(&wp, &version).await {
+        let stream = match watch(&api, &wp, &version).await {
             Ok(s) => s,
             Err(kube::Error::Api(s)) if s.code == 410 => {
                 rv = None;
@@ -147,5 +246,39 @@ pub async fn run<K>(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn managed_fields_are_cut_before_decoding() {
+        let line = r#"{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","resourceVersion":"7","managedFields":[{"manager":"m","fieldsV1":{"f:metadata":{"f:annotations":{"f:a\\\"]}":{}}}}}],"uid":"u"},"spec":{"containers":[{"name":"c"}]}}}"#;
+        let stripped = without_managed_fields(line).unwrap();
+        assert_eq!(
+            stripped,
+            r#"{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","resourceVersion":"7","uid":"u"},"spec":{"containers":[{"name":"c"}]}}}"#
+        );
+        let WatchEvent::Added(pod) = decode_event::<Pod>(line).unwrap() else {
+            panic!("not an added event");
+        };
+        assert_eq!(pod.metadata.uid.as_deref(), Some("u"));
+        assert_eq!(pod.metadata.managed_fields, None);
+
+        // Last member: the comma before it goes.
+        let last = r#"{"type":"DELETED","object":{"metadata":{"name":"p","managedFields":[]}}}"#;
+        assert_eq!(
+            without_managed_fields(last).unwrap(),
+            r#"{"type":"DELETED","object":{"metadata":{"name":"p"}}}"#
+        );
+        // None at all, or cut short: decoded as it is.
+        assert!(without_managed_fields(r#"{"type":"ADDED","object":{}}"#).is_none());
+        assert!(without_managed_fields(r#"{"metadata":{"managedFields":[{"a":"#).is_none());
+        let status =
+            r#"{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}}"#;
+        assert!(matches!(decode_event::<Pod>(status), Ok(WatchEvent::Error(s)) if s.code == 410));
     }
 }

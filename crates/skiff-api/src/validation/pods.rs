@@ -2502,7 +2502,7 @@ fn metadata_and_spec(p: &Pod) -> ErrorList {
         }
     }
     errs.extend(pod_spec_opts(
-        &spec,
+        spec,
         &spec_path,
         Opts {
             resource_is_pod: true,
