@@ -209,13 +209,19 @@ fn list_contents(
     Ok(!first)
 }
 
-/// The exclusions for the field `k`, without building its path element when none apply.
+/// [`Excluded::child`] for the field `k`, without building its path element (the exclusion sets
+/// are a handful of fields; this runs for every member of the object's top two levels).
 fn field_exclusions<'a>(excluded: Excluded<'a>, k: &str) -> (bool, bool, Excluded<'a>) {
-    if excluded.any() {
-        excluded.child(&PathElement::Field(k.to_string()))
-    } else {
-        (false, false, Excluded::NONE)
+    if !excluded.any() {
+        return (false, false, Excluded::NONE);
     }
+    let reset = excluded.reset.is_some_and(|s| s.is_field_member(k));
+    let strip = excluded.strip.is_some_and(|s| s.is_field_member(k));
+    let below = Excluded {
+        reset: excluded.reset.and_then(|s| s.with_field_prefix(k)),
+        strip: excluded.strip.and_then(|s| s.with_field_prefix(k)),
+    };
+    (reset, strip, below)
 }
 
 /// A `FieldsV1` key, written without building it as a string first.

@@ -266,6 +266,23 @@ impl FieldSet {
         self.members.iter()
     }
 
+    /// [`FieldSet::is_member`] for the field `name`, without building its path element.
+    pub(crate) fn is_field_member(&self, name: &str) -> bool {
+        self.members
+            .iter()
+            .take_while(|m| matches!(m, PathElement::Field(_)))
+            .any(|m| matches!(m, PathElement::Field(n) if n == name))
+    }
+
+    /// [`FieldSet::with_prefix`] for the field `name`, without building its path element.
+    pub(crate) fn with_field_prefix(&self, name: &str) -> Option<&FieldSet> {
+        self.children
+            .iter()
+            .take_while(|(pe, _)| matches!(pe, PathElement::Field(_)))
+            .find(|(pe, _)| matches!(pe, PathElement::Field(n) if n == name))
+            .map(|(_, child)| child)
+    }
+
     pub(crate) fn is_member(&self, pe: &PathElement) -> bool {
         self.members.contains(pe)
     }

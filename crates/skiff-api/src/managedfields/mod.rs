@@ -1069,9 +1069,9 @@ pub fn created_entries_json(
     if managed_fields_of(new).is_some() {
         return None;
     }
-    let zero = typed::zero_object(ty);
-    let reset = reset_fields(ty, None);
-    let fields = created::fields_v1(&zero, new, Ty::root(ty), &reset, strip_set())?;
+    let baseline = create_baseline(ty);
+    let (zero, reset) = &*baseline;
+    let fields = created::fields_v1(zero, new, Ty::root(ty), reset, strip_set())?;
     let manager = if manager.is_empty() {
         "unknown"
     } else {
@@ -1088,6 +1088,27 @@ pub fn created_entries_json(
     out.push_str(&fields);
     out.push_str("}}]");
     Some(out)
+}
+
+/// What a create of a kind is compared with and what it leaves out (its zero object and reset
+/// fields), built once per kind: every create of the kind needs the same two.
+fn create_baseline(ty: Option<TypeRef>) -> std::sync::Arc<(Value, FieldSet)> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, OnceLock, RwLock};
+    type Baselines = RwLock<HashMap<&'static str, Arc<(Value, FieldSet)>>>;
+    static BASELINES: OnceLock<Baselines> = OnceLock::new();
+    let baselines = BASELINES.get_or_init(Default::default);
+    let name = ty.map_or("", TypeRef::name);
+    if let Some(b) = baselines.read().expect("baselines lock").get(name) {
+        return b.clone();
+    }
+    let built = Arc::new((typed::zero_object(ty), reset_fields(ty, None)));
+    baselines
+        .write()
+        .expect("baselines lock")
+        .entry(name)
+        .or_insert(built)
+        .clone()
 }
 
 /// A JSON string as `serde_json` writes it.
