@@ -150,17 +150,7 @@ pub fn assign(raw: &[u8], rev: i64, a: &Assignment<'_>) -> Result<Vec<u8>, ApiEr
         .get_mut("conditions")
         .and_then(Value::as_array_mut)
         .expect("conditions is an array");
-    let mut condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                               "lastTransitionTime": a.now});
-    match conditions.iter_mut().find(|c| c["type"] == "PodScheduled") {
-        Some(old) => {
-            if old["status"] == "True" {
-                condition["lastTransitionTime"] = old["lastTransitionTime"].clone();
-            }
-            *old = condition;
-        }
-        None => conditions.push(condition),
-    }
+    set_pod_scheduled(conditions, a.now);
     let status = serde_json::to_vec(&status).expect("JSON values encode");
 
     // The pod again, member by member, with the three changed ones in place (a missing status last).
@@ -195,6 +185,22 @@ pub fn assign(raw: &[u8], rev: i64, a: &Assignment<'_>) -> Result<Vec<u8>, ApiEr
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// Upstream's `UpdatePodCondition` for `PodScheduled=True`: an existing PodScheduled condition is
+/// replaced where it is (keeping its transition time if it was already true), otherwise appended.
+fn set_pod_scheduled(conditions: &mut Vec<Value>, now: &str) {
+    let mut condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                               "lastTransitionTime": now});
+    match conditions.iter_mut().find(|c| c["type"] == "PodScheduled") {
+        Some(old) => {
+            if old["status"] == "True" {
+                condition["lastTransitionTime"] = old["lastTransitionTime"].clone();
+            }
+            *old = condition;
+        }
+        None => conditions.push(condition),
+    }
 }
 
 /// `object` (a JSON object's bytes) with `"name":value` added as its last member.
@@ -254,18 +260,7 @@ mod tests {
         if !status.get("conditions").is_some_and(Value::is_array) {
             status.insert("conditions".into(), json!([]));
         }
-        let conditions = status["conditions"].as_array_mut().unwrap();
-        let mut condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                                   "lastTransitionTime": a.now});
-        match conditions.iter_mut().find(|c| c["type"] == "PodScheduled") {
-            Some(old) => {
-                if old["status"] == "True" {
-                    condition["lastTransitionTime"] = old["lastTransitionTime"].clone();
-                }
-                *old = condition;
-            }
-            None => conditions.push(condition),
-        }
+        set_pod_scheduled(status["conditions"].as_array_mut().unwrap(), a.now);
         serde_json::to_vec(&pod).unwrap()
     }
 

@@ -37,11 +37,20 @@ impl<'a> Excluded<'a> {
     /// For the child `pe`: whether it is dropped whole, whether its own membership is dropped, and
     /// the exclusions below it.
     fn child(self, pe: &PathElement) -> (bool, bool, Excluded<'a>) {
-        let reset = self.reset.is_some_and(|s| s.is_member(pe));
-        let strip = self.strip.is_some_and(|s| s.is_member(pe));
+        self.descend(|s| s.is_member(pe), |s| s.with_prefix(pe))
+    }
+
+    /// [`Excluded::child`] given how a set answers "member?" and "what is below?" for the child.
+    fn descend(
+        self,
+        member: impl Fn(&FieldSet) -> bool,
+        below: impl Fn(&'a FieldSet) -> Option<&'a FieldSet>,
+    ) -> (bool, bool, Excluded<'a>) {
+        let reset = self.reset.is_some_and(&member);
+        let strip = self.strip.is_some_and(&member);
         let below = Excluded {
-            reset: self.reset.and_then(|s| s.with_prefix(pe)),
-            strip: self.strip.and_then(|s| s.with_prefix(pe)),
+            reset: self.reset.and_then(&below),
+            strip: self.strip.and_then(&below),
         };
         (reset, strip, below)
     }
@@ -105,11 +114,7 @@ fn pair_contents(
         Atom::Object => {
             let lm = as_map(Some(l));
             // Keys only the zero object has are removed, not taken: only `r`'s keys can add members.
-            let mut keys: Vec<(&String, &Value)> = as_map(Some(r))
-                .iter()
-                .filter(|(k, _)| !(place == Place::Metadata && *k == "managedFields"))
-                .collect();
-            keys.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let keys = sorted_members(r, place);
             let mut first = true;
             for (k, rv) in keys {
                 let lv = lm.get(k);
@@ -139,6 +144,16 @@ fn pair_contents(
     }
 }
 
+/// The members of the object `r` in `FieldsV1` order (by name), `metadata.managedFields` left out.
+fn sorted_members(r: &Value, place: Place) -> Vec<(&String, &Value)> {
+    let mut keys: Vec<(&String, &Value)> = as_map(Some(r))
+        .iter()
+        .filter(|(k, _)| !(place == Place::Metadata && *k == "managedFields"))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    keys
+}
+
 /// Writes the contents of a node only the new object has (every field below it is added, each one a
 /// member); returns whether anything was written.
 fn added_contents(
@@ -151,11 +166,7 @@ fn added_contents(
     match pair_atom(ty, None, Some(r)) {
         Atom::Leaf => Ok(false),
         Atom::Object => {
-            let mut keys: Vec<(&String, &Value)> = as_map(Some(r))
-                .iter()
-                .filter(|(k, _)| !(place == Place::Metadata && *k == "managedFields"))
-                .collect();
-            keys.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let keys = sorted_members(r, place);
             let mut first = true;
             for (k, v) in keys {
                 let (dropped, unowned, child_excluded) = field_exclusions(excluded, k);
@@ -215,13 +226,7 @@ fn field_exclusions<'a>(excluded: Excluded<'a>, k: &str) -> (bool, bool, Exclude
     if !excluded.any() {
         return (false, false, Excluded::NONE);
     }
-    let reset = excluded.reset.is_some_and(|s| s.is_field_member(k));
-    let strip = excluded.strip.is_some_and(|s| s.is_field_member(k));
-    let below = Excluded {
-        reset: excluded.reset.and_then(|s| s.with_field_prefix(k)),
-        strip: excluded.strip.and_then(|s| s.with_field_prefix(k)),
-    };
-    (reset, strip, below)
+    excluded.descend(|s| s.is_field_member(k), |s| s.with_field_prefix(k))
 }
 
 /// A `FieldsV1` key, written without building it as a string first.

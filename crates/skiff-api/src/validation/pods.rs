@@ -2457,18 +2457,20 @@ pub fn pod_template_spec(t: &PodTemplateSpec, path: &Path) -> ErrorList {
     errs
 }
 
+/// The pod's spec, borrowed; an absent one validates as the empty spec.
+fn spec_or_default(p: &Pod) -> std::borrow::Cow<'_, PodSpec> {
+    match &p.spec {
+        Some(spec) => std::borrow::Cow::Borrowed(spec),
+        None => std::borrow::Cow::Owned(PodSpec::default()),
+    }
+}
+
 fn metadata_and_spec(p: &Pod) -> ErrorList {
     let meta_path = Path::new("metadata");
     let spec_path = Path::new("spec");
     let mut errs = object_meta(&p.metadata, true, names::name_is_dns_subdomain, &meta_path);
-    let no_spec;
-    let spec = match &p.spec {
-        Some(spec) => spec,
-        None => {
-            no_spec = PodSpec::default();
-            &no_spec
-        }
-    };
+    let spec = spec_or_default(p);
+    let spec = spec.as_ref();
     if let Some(v) = p
         .metadata
         .annotations
@@ -2550,14 +2552,8 @@ fn metadata_and_spec(p: &Pod) -> ErrorList {
 pub fn pod(p: &Pod) -> ErrorList {
     let mut errs = metadata_and_spec(p);
     let spec_path = Path::new("spec");
-    let no_spec;
-    let spec = match &p.spec {
-        Some(spec) => spec,
-        None => {
-            no_spec = PodSpec::default();
-            &no_spec
-        }
-    };
+    let spec = spec_or_default(p);
+    let spec = spec.as_ref();
     if spec
         .ephemeral_containers
         .as_ref()
