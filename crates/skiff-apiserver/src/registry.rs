@@ -190,7 +190,14 @@ impl Created {
         let Some(text) = self.managed_fields else {
             return written;
         };
-        let entries: Value = serde_json::from_str(&text).expect("managed fields are JSON");
+        let entries: Value = match serde_json::from_str(&text) {
+            Ok(entries) => entries,
+            Err(e) => {
+                // The text is ours and always JSON; were it not, the stored copy still has it.
+                tracing::error!(error = %e, "a create's managed fields text is not JSON");
+                return written;
+            }
+        };
         let meta = meta_mut(&mut written.object);
         let rv = meta.shift_remove("resourceVersion");
         meta.insert("managedFields".into(), entries);
