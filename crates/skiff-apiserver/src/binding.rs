@@ -104,7 +104,7 @@ pub fn assign(raw: &[u8], rev: i64, a: &Assignment<'_>) -> Result<Vec<u8>, ApiEr
     let spec = match jsonscan::member(&spec_members, "nodeName") {
         // Set where it is, as an insert into the decoded map would.
         Some(r) => jsonscan::replace_range(spec_raw, r.clone(), &node_json),
-        None => with_last_member(spec_raw, b"nodeName", &node_json),
+        None => jsonscan::with_last_member(spec_raw, b"nodeName", &node_json),
     };
 
     // The metadata changes if the Binding has annotations, or if it came from the watch cache (whose
@@ -201,30 +201,6 @@ fn set_pod_scheduled(conditions: &mut Vec<Value>, now: &str) {
         }
         None => conditions.push(condition),
     }
-}
-
-/// `object` (a JSON object's bytes) with `"name":value` added as its last member.
-fn with_last_member(object: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
-    let close = object
-        .iter()
-        .rposition(|&c| c == b'}')
-        .unwrap_or(object.len());
-    let empty = object[..close]
-        .iter()
-        .rev()
-        .find(|c| !c.is_ascii_whitespace())
-        .is_some_and(|&c| c == b'{');
-    let mut out = Vec::with_capacity(object.len() + name.len() + value.len() + 4);
-    out.extend_from_slice(&object[..close]);
-    if !empty {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"\":");
-    out.extend_from_slice(value);
-    out.extend_from_slice(&object[close..]);
-    out
 }
 
 /// The member `key` of `obj` as an object, made one if it is missing or not an object.

@@ -453,13 +453,13 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
         // The conversion checked the fields sent and its output has only known fields.
         opts.field_validation = FieldValidation::Ignore;
     }
-    let created = call
+    let mut created = call
         .registry()
         .create_stored(storage_res, call.namespace(), obj, &opts)
         .await?;
-    let written = &created.written;
-    let mut warnings = written.warnings.clone();
+    let mut warnings = std::mem::take(&mut created.written.warnings);
     warnings.extend(extra_warnings);
+    let written = &created.written;
     let code = if written.created { 201 } else { 200 };
     let output = call.output()?;
     // A plain JSON reply is the stored JSON with its resourceVersion, as a GET of it would return:

@@ -79,8 +79,37 @@ pub fn with_first_member(object: &[u8], name: &str, value: &str) -> Option<Vec<u
 pub fn with_resource_version(json: &[u8], rv: &str) -> Option<Vec<u8>> {
     let members = top_level_members(json)?;
     let meta = member(&members, "metadata")?.clone();
+    with_resource_version_at(json, meta, rv)
+}
+
+/// [`with_resource_version`] for a caller that has found the metadata's range already.
+pub fn with_resource_version_at(json: &[u8], meta: Range<usize>, rv: &str) -> Option<Vec<u8>> {
     let meta_json = with_first_member(&json[meta.clone()], "resourceVersion", rv)?;
     Some(replace_range(json, meta, &meta_json))
+}
+
+/// `object` (a JSON object's bytes) with `"name":value` added as its last member.
+pub fn with_last_member(object: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
+    let close = object
+        .iter()
+        .rposition(|&c| c == b'}')
+        .unwrap_or(object.len());
+    let empty = object[..close]
+        .iter()
+        .rev()
+        .find(|c| !c.is_ascii_whitespace())
+        .is_some_and(|&c| c == b'{');
+    let mut out = Vec::with_capacity(object.len() + name.len() + value.len() + 4);
+    out.extend_from_slice(&object[..close]);
+    if !empty {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value);
+    out.extend_from_slice(&object[close..]);
+    out
 }
 
 /// The byte range of the value of the member `key` of the JSON object `json`, if it has one.
@@ -351,11 +380,6 @@ mod tests {
         assert_eq!(pick_strings(b"[1]", &["a"]), None);
         assert_eq!(pick_strings(b"{\"a\":\"b\"} x", &["a"]), None);
     }
-}
-
-#[cfg(test)]
-mod find_member_tests {
-    use super::*;
 
     #[test]
     fn finds_and_replaces_a_member() {

@@ -71,23 +71,25 @@ pub fn decode_kv(kv: &KeyValue) -> Result<Value, ApiError> {
 /// Encodes an object for storage: `resourceVersion` is not stored (the revision is), so it is taken
 /// off `obj` (the caller sets the new one once the write is done), as is `selfLink`.
 fn encode_for_store(obj: &mut Value) -> Bytes {
+    drop_unstored_fields(obj);
+    Bytes::from(serde_json::to_vec(obj).expect("JSON values encode"))
+}
+
+/// Takes `resourceVersion` and `selfLink` off `obj`'s metadata: neither is stored.
+fn drop_unstored_fields(obj: &mut Value) {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         m.shift_remove("resourceVersion");
         m.shift_remove("selfLink");
     }
-    Bytes::from(serde_json::to_vec(obj).expect("JSON values encode"))
 }
 
 /// [`encode_for_store`] of an object whose `metadata.managedFields` are given as JSON text: they go
 /// last in its metadata, as the general path's insert would put them.
 fn encode_with_managed_fields(obj: &mut Value, managed_fields: &str) -> Bytes {
-    let Some(root) = obj.as_object_mut() else {
+    drop_unstored_fields(obj);
+    let Some(root) = obj.as_object() else {
         return encode_for_store(obj);
     };
-    if let Some(m) = root.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.shift_remove("resourceVersion");
-        m.shift_remove("selfLink");
-    }
     let mut out = Vec::with_capacity(2048 + managed_fields.len());
     out.push(b'{');
     for (i, (k, v)) in root.iter().enumerate() {
@@ -392,19 +394,21 @@ impl Registry {
         }
         let name = meta_str(&obj, "name").to_string();
         // The managed fields of nearly every create are written as JSON text straight into the
-        // stored bytes; the general path puts them into `obj`.
+        // stored bytes; the general path (and a dry run, whose reply is `obj`) puts them into `obj`.
         let mut managed_fields = None;
         if !opts.applied {
             let ty = patch_schema::root_type(resource.group, resource.kind);
             let api_version = resource.api_version();
             let now = now();
-            managed_fields = managedfields::created_entries_json(
-                &obj,
-                &opts.field_manager,
-                &api_version,
-                ty,
-                &now,
-            );
+            if !opts.dry_run {
+                managed_fields = managedfields::created_entries_json(
+                    &obj,
+                    &opts.field_manager,
+                    &api_version,
+                    ty,
+                    &now,
+                );
+            }
             if managed_fields.is_none() {
                 managedfields::update(
                     None,
@@ -418,17 +422,13 @@ impl Registry {
             }
         }
         if opts.dry_run {
-            let created = Created {
+            return Ok(Created {
                 written: Written {
                     object: obj,
                     stored: None,
                     warnings,
                     created: true,
                 },
-                managed_fields,
-            };
-            return Ok(Created {
-                written: created.into_written(),
                 managed_fields: None,
             });
         }

@@ -124,9 +124,7 @@ impl CachedObject {
             i += run.len();
         }
         let rv_text = rv.to_string();
-        let meta_json =
-            jsonscan::with_first_member(&raw[meta_range.clone()], "resourceVersion", &rv_text)?;
-        let json = jsonscan::replace_range(raw, meta_range, &meta_json);
+        let json = jsonscan::with_resource_version_at(raw, meta_range, &rv_text)?;
         Some(CachedObject {
             key: key.to_string(),
             rv,

@@ -244,7 +244,7 @@ impl SchedulingQueue {
         };
         self.gen += 1;
         let gen = self.gen;
-        let mut e = Entry {
+        let e = Entry {
             q,
             profile,
             place,
@@ -258,7 +258,7 @@ impl SchedulingQueue {
             Place::Backoff => {
                 let at = self
                     .backoff_expiry(&e)
-                    .unwrap_or_else(|| self.align(Instant::now()));
+                    .unwrap_or_else(|| self.align(e.unschedulable_since));
                 if e.plugins.is_empty() {
                     // Failed with an error (no plugin rejected it): upstream's podErrorBackoffQ.
                     self.error_backoff.push(Reverse((at, gen, key.clone())));
@@ -270,7 +270,6 @@ impl SchedulingQueue {
                 self.unschedulable.insert(key.clone());
             }
         }
-        e.gen = gen;
         self.entries.insert(key, e);
     }
 

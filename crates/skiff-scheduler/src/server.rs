@@ -315,28 +315,26 @@ async fn event_writer(client: Client, mut rx: mpsc::Receiver<Event>) {
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
-        let ns = ev.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<Event> = Api::namespaced(client.clone(), &ns);
         let client = client.clone();
         tokio::spawn(async move {
-            // The created event the server answers with is not read (only its status), so it is
-            // not decoded: a `POST` like `Api::create`'s, without the typed response.
-            let req = serde_json::to_vec(&ev)
-                .map_err(kube::Error::SerdeError)
-                .and_then(|body| {
-                    kube::core::Request::new(api.resource_url())
-                        .create(&PostParams::default(), body)
-                        .map_err(kube::Error::BuildRequest)
-                });
-            if let Err(e) = match req {
-                Ok(req) => client.request_text(req).await.map(drop),
-                Err(e) => Err(e),
-            } {
+            if let Err(e) = post_event(client, &ev).await {
                 tracing::debug!(error = %e, "writing an event failed");
             }
             drop(permit);
         });
     }
+}
+
+/// `Api::create` of an event without decoding the created event the server answers with (only the
+/// status is read).
+async fn post_event(client: Client, ev: &Event) -> kube::Result<()> {
+    let ns = ev.metadata.namespace.as_deref().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    let body = serde_json::to_vec(ev).map_err(kube::Error::SerdeError)?;
+    let req = kube::core::Request::new(api.resource_url())
+        .create(&PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    client.request_text(req).await.map(drop)
 }
 
 /// Drops the pod fields no scheduling step reads (the scheduler keeps every pod of the cluster):
@@ -879,6 +877,9 @@ impl Scheduler {
     fn carry_out_preemption(&mut self, pod: &PodInfo, res: &crate::framework::PostFilterResult) {
         let node = res.nominated_node_name.clone().unwrap_or_default();
         let preemptor = pod.key().to_string();
+        if !res.victims.is_empty() {
+            self.queue.gate(&preemptor);
+        }
         for v in &res.victims {
             let ns = v.metadata.namespace.clone().unwrap_or_default();
             let name = v.metadata.name.clone().unwrap_or_default();
@@ -891,7 +892,6 @@ impl Scheduler {
                 .entry(victim.clone())
                 .or_default()
                 .push(preemptor.clone());
-            self.queue.gate(&preemptor);
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
             let msg = format!(
                 "Preempted by pod {} on node {node}",

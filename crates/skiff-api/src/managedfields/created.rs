@@ -25,15 +25,6 @@ struct Excluded<'a> {
 }
 
 impl<'a> Excluded<'a> {
-    const NONE: Excluded<'static> = Excluded {
-        reset: None,
-        strip: None,
-    };
-
-    fn any(self) -> bool {
-        self.reset.is_some() || self.strip.is_some()
-    }
-
     /// For the child `pe`: whether it is dropped whole, whether its own membership is dropped, and
     /// the exclusions below it.
     fn child(self, pe: &PathElement) -> (bool, bool, Excluded<'a>) {
@@ -133,7 +124,7 @@ fn pair_contents(
                 if dropped {
                     continue;
                 }
-                write_node(out, &mut first, &FieldKey(k), member && !unowned, |out| {
+                write_node(out, &mut first, "f:", k, member && !unowned, |out| {
                     pair_contents(lv, rv, child_ty, child_excluded, place.child(k), out)
                 })?;
             }
@@ -174,7 +165,7 @@ fn added_contents(
                     continue;
                 }
                 let child_ty = ty.field(k);
-                write_node(out, &mut first, &FieldKey(k), !unowned, |out| {
+                write_node(out, &mut first, "f:", k, !unowned, |out| {
                     added_contents(v, child_ty, child_excluded, place.child(k), out)
                 })?;
             }
@@ -204,16 +195,12 @@ fn list_contents(
     }
     let mut first = true;
     for (pe, item) in &pes {
-        let (dropped, unowned, child_excluded) = if excluded.any() {
-            excluded.child(pe)
-        } else {
-            (false, false, Excluded::NONE)
-        };
+        let (dropped, unowned, child_excluded) = excluded.child(pe);
         if dropped {
             continue;
         }
         let key = pe.to_fields_v1_key();
-        write_node(out, &mut first, &key.as_str(), !unowned, |out| {
+        write_node(out, &mut first, "", &key, !unowned, |out| {
             added_contents(item, item_ty, child_excluded, Place::Other, out)
         })?;
     }
@@ -223,42 +210,17 @@ fn list_contents(
 /// [`Excluded::child`] for the field `k`, without building its path element (the exclusion sets
 /// are a handful of fields; this runs for every member of the object's top two levels).
 fn field_exclusions<'a>(excluded: Excluded<'a>, k: &str) -> (bool, bool, Excluded<'a>) {
-    if !excluded.any() {
-        return (false, false, Excluded::NONE);
-    }
     excluded.descend(|s| s.is_field_member(k), |s| s.with_field_prefix(k))
 }
 
-/// A `FieldsV1` key, written without building it as a string first.
-trait KeyText {
-    fn write(&self, out: &mut String);
-}
-
-struct FieldKey<'a>(&'a str);
-
-impl KeyText for FieldKey<'_> {
-    fn write(&self, out: &mut String) {
-        out.push('"');
-        out.push_str("f:");
-        push_escaped(self.0, out);
-        out.push('"');
-    }
-}
-
-impl KeyText for &str {
-    fn write(&self, out: &mut String) {
-        out.push('"');
-        push_escaped(self, out);
-        out.push('"');
-    }
-}
-
-/// Writes `"key":{...}` for one node: `"."` first when the node is a member with members below it,
-/// nothing at all when it is neither a member nor a parent.
+/// Writes `"<prefix><name>":{...}` for one node (`prefix` is `f:` for a field, empty for a list
+/// item's ready-made key): `"."` first when the node is a member with members below it, nothing at
+/// all when it is neither a member nor a parent.
 fn write_node(
     out: &mut String,
     first: &mut bool,
-    key: &dyn KeyText,
+    prefix: &str,
+    name: &str,
     member: bool,
     contents: impl FnOnce(&mut String) -> Result<bool, Fallback>,
 ) -> Result<(), Fallback> {
@@ -266,8 +228,10 @@ fn write_node(
     if !*first {
         out.push(',');
     }
-    key.write(out);
-    out.push_str(":{");
+    out.push('"');
+    out.push_str(prefix);
+    push_escaped(name, out);
+    out.push_str("\":{");
     let inner = out.len();
     let wrote = contents(out)?;
     if !wrote && !member {
@@ -280,6 +244,13 @@ fn write_node(
     out.push('}');
     *first = false;
     Ok(())
+}
+
+/// `s` as a JSON string, quoted, as `serde_json` writes it.
+pub(crate) fn push_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    push_escaped(s, out);
+    out.push('"');
 }
 
 /// A JSON string's contents as `serde_json` writes them (quotes, backslashes and control characters

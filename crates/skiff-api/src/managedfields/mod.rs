@@ -65,6 +65,7 @@ pub use fieldset::{path_string, FieldSet, PathElement};
 
 use crate::patch::schema::TypeRef;
 use crate::status::{ApiError, Cause, Details};
+use created::push_json_string;
 use serde_json::{Map, Value};
 use std::fmt;
 use typed::Ty;
@@ -1109,11 +1110,6 @@ fn create_baseline(ty: Option<TypeRef>) -> std::sync::Arc<(Value, FieldSet)> {
         .entry(name)
         .or_insert(built)
         .clone()
-}
-
-/// A JSON string as `serde_json` writes it.
-fn push_json_string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("strings encode"));
 }
 
 /// The entries an update starts from (upstream `decodeLiveOrNew`).

@@ -144,8 +144,6 @@ impl ResourceAllocationScorer {
         }
     }
 
-    /// `resourceAllocationScorer.score`.
-    #[inline]
     /// [`ResourceAllocationScorer::score`] of every node, with the pod's requests from PreScore
     /// (`precomputed`) or computed here once: both plugins' `score_nodes`.
     pub(crate) fn score_nodes(
@@ -166,6 +164,8 @@ impl ResourceAllocationScorer {
         scores.extend(nodes.iter().map(|n| self.score(n, requests)));
     }
 
+    /// `resourceAllocationScorer.score`.
+    #[inline]
     pub(crate) fn score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
         // The default resources (cpu, memory) without the generic per-resource dispatch.
         if let [ScoredResource {
