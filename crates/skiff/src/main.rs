@@ -187,16 +187,45 @@ fn init_logging(verbosity: u8) {
 /// mimalloc's `purge_delay` option (see mimalloc.h; the -sys crate names no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Returns freed memory to the OS at once rather than after mimalloc's default 10 ms delay: with the
-/// delay, the memory of a large LIST response stays resident (bench/README.md measured 152 MiB instead of
-/// 133 MiB after listing 10,000 pods), at no cost in create throughput.
+/// How long freed memory stays mapped before mimalloc returns it to the OS (milliseconds).
+///
+/// Not 0: returning every freed page at once cost the server about 8% of its CPU under load (page faults,
+/// `madvise` and TLB shootdowns when the same pages are used again moments later; bench/README.md,
+/// 2026-11-28). Not mimalloc's default of one second either: [`PURGE_INTERVAL`]'s collector returns what
+/// has been free for this long, so an idle server gives back the memory of a large LIST within a fraction of
+/// a second.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// How often the collector thread asks mimalloc to return expired free memory. mimalloc purges only when
+/// some thread calls into it; a thread that sleeps after a burst (a tokio worker after a LIST) would
+/// otherwise keep its memory resident. A call with nothing expired returns at once.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 #[allow(unsafe_code)]
 fn tune_allocator() {
-    // SAFETY: setting an allocator option is a plain store into mimalloc's option table; it is valid at
-    // any time, and this runs first thing in main, before any thread is started.
     // mimalloc's own variable, if set, is the operator's choice and wins.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+        // SAFETY: setting an allocator option is a plain store into mimalloc's option table; it is valid
+        // at any time, and this runs first thing in main, before any thread is started.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
+}
+
+/// Starts the thread that returns expired free memory to the OS every [`PURGE_INTERVAL`]. Not in the
+/// container shim, which is small, forks, and must stay single-threaded until it does.
+#[allow(unsafe_code)]
+fn start_memory_purger() {
+    let spawned = std::thread::Builder::new()
+        .name("skiff-mem-purge".into())
+        .spawn(|| loop {
+            std::thread::sleep(PURGE_INTERVAL);
+            // SAFETY: `mi_collect` may be called from any thread at any time; without `force` it
+            // frees this thread's empty pages and purges arena memory whose delay has expired
+            // (program-wide).
+            unsafe { libmimalloc_sys::mi_collect(false) };
+        });
+    if let Err(e) = spawned {
+        eprintln!("skiff: no memory purge thread ({e}); freed memory returns to the OS more slowly");
     }
 }
 
@@ -214,6 +243,7 @@ fn main() -> anyhow::Result<()> {
     if args.get(1).map(String::as_str) == Some("shim") {
         std::process::exit(skiff_kubelet::runtime::shim_main(args[2..].to_vec()));
     }
+    start_memory_purger();
     let cli = Cli::parse();
     init_logging(cli.verbosity);
     let runtime = tokio::runtime::Builder::new_multi_thread()
