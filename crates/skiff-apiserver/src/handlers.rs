@@ -3,7 +3,7 @@
 use crate::body::Body;
 use crate::decode::{self, FieldValidation};
 use crate::negotiation::{self, Output, PatchType};
-use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions};
+use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions, Written};
 use crate::request::{Query, ResourceRequest};
 use crate::watchcache::CachedObject;
 use crate::{convert, jsonscan, watch, State};
@@ -459,20 +459,10 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
         .await?;
     let mut warnings = std::mem::take(&mut created.written.warnings);
     warnings.extend(extra_warnings);
-    let written = &created.written;
-    let code = if written.created { 201 } else { 200 };
+    let code = if created.written.created { 201 } else { 200 };
     let output = call.output()?;
-    // A plain JSON reply is the stored JSON with its resourceVersion, as a GET of it would return:
-    // no second encoding of the object.
-    if let (Output::Json, true, Some(stored)) =
-        (output, std::ptr::eq(storage_res, r), &written.stored)
-    {
-        let rv = meta_str(&written.object, "resourceVersion");
-        if let Some(body) = jsonscan::with_resource_version(stored, rv) {
-            let mut reply = json_bytes(code, Bytes::from(body), "application/json");
-            add_warnings(reply.headers_mut(), &warnings);
-            return Ok(reply);
-        }
+    if let Some(reply) = stored_reply(code, &created.written, storage_res, r, output, &warnings) {
+        return Ok(reply);
     }
     let object = created.into_written().object;
     Ok(object_reply(
@@ -484,6 +474,28 @@ async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     ))
 }
 
+/// A plain JSON reply to a write is the stored JSON with its resourceVersion, as a GET of it would
+/// return: no second encoding of the object. `None` when the client asked for another form, the
+/// object was stored in another version, or the write has no stored JSON.
+fn stored_reply(
+    code: u16,
+    written: &Written,
+    storage_res: &Resource,
+    r: &Resource,
+    output: Output,
+    warnings: &[String],
+) -> Option<Reply> {
+    let stored = written.stored.as_ref()?;
+    if output != Output::Json || !std::ptr::eq(storage_res, r) {
+        return None;
+    }
+    let rv = meta_str(&written.object, "resourceVersion");
+    let body = jsonscan::with_resource_version(stored, rv)?;
+    let mut reply = json_bytes(code, Bytes::from(body), "application/json");
+    add_warnings(reply.headers_mut(), warnings);
+    Some(reply)
+}
+
 async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let opts = call.write_options()?;
@@ -491,7 +503,7 @@ async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let (storage_res, obj, extra_warnings) = convert::for_storage(r, obj, opts.field_validation)?;
     let sub = call.req.subresource.as_deref().filter(|s| *s == "status");
     let finalize = call.req.subresource.as_deref() == Some("finalize");
-    let w = call
+    let mut w = call
         .registry()
         .update_with(storage_res, call.namespace(), name, sub, &opts, |old| {
             let mut new = obj.clone();
@@ -509,13 +521,17 @@ async fn update(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
             Ok(new)
         })
         .await?;
-    let mut warnings = w.warnings;
+    let mut warnings = std::mem::take(&mut w.warnings);
     warnings.extend(extra_warnings);
     let code = if w.created { 201 } else { 200 };
+    let output = call.output()?;
+    if let Some(reply) = stored_reply(code, &w, storage_res, r, output, &warnings) {
+        return Ok(reply);
+    }
     Ok(object_reply(
         code,
         &convert::for_output(r, w.object),
-        call.output()?,
+        output,
         r,
         &warnings,
     ))
@@ -584,7 +600,7 @@ async fn patch(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let storage_res = convert::storage_resource(r);
     let fv = opts.field_validation;
     let mut warnings_out = Vec::new();
-    let w = call
+    let mut w = call
         .registry()
         .update_with(storage_res, call.namespace(), name, sub, &opts, |old| {
             let Some(old) = old else {
@@ -597,12 +613,16 @@ async fn patch(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
             Ok(obj)
         })
         .await?;
-    let mut warnings = w.warnings;
+    let mut warnings = std::mem::take(&mut w.warnings);
     warnings.extend(warnings_out);
+    let output = call.output()?;
+    if let Some(reply) = stored_reply(200, &w, storage_res, r, output, &warnings) {
+        return Ok(reply);
+    }
     Ok(object_reply(
         200,
         &convert::for_output(r, w.object),
-        call.output()?,
+        output,
         r,
         &warnings,
     ))

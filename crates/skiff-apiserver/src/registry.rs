@@ -169,7 +169,7 @@ pub struct DeleteOptions {
 pub struct Written {
     pub object: Value,
     /// The object's JSON as stored (without resourceVersion), when the write stored it as `object`
-    /// says (creates): a reply can be made from it without encoding `object` again.
+    /// says (creates and updates): a reply can be made from it without encoding `object` again.
     pub stored: Option<Bytes>,
     pub warnings: Vec<String>,
     /// The write created the object (201) rather than changing it (200).
@@ -208,6 +208,16 @@ impl Created {
         }
         written
     }
+}
+
+/// An object as a read-modify-write found it: as stored (no resourceVersion), at revision `rev`.
+struct Existing {
+    object: Value,
+    rev: i64,
+    /// Read from the store now, not from the watch cache (which may lag): a failed precondition,
+    /// validation or no-op on a copy that is not current is retried from a store read, as upstream's
+    /// GuaranteedUpdate does.
+    current: bool,
 }
 
 pub struct Registry {
@@ -597,6 +607,39 @@ impl Registry {
         Err(too_many_modifications(resource, name))
     }
 
+    /// The object a read-modify-write starts from: the watch cache's copy (`cached`, taken) on a first
+    /// attempt, as upstream's GuaranteedUpdate starts from its cached existing object, else a consistent
+    /// read of the store. `None`: not found in the store.
+    async fn existing(
+        &self,
+        key: &str,
+        cached: &mut Option<Arc<CachedObject>>,
+    ) -> Result<Option<Existing>, ApiError> {
+        if let Some(c) = cached.take() {
+            if let Ok(mut object) = serde_json::from_slice::<Value>(&c.json) {
+                if let Some(m) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.shift_remove("resourceVersion");
+                    return Ok(Some(Existing {
+                        object,
+                        rev: c.rv,
+                        current: false,
+                    }));
+                }
+            }
+        }
+        let Some(kv) = self.store.get(key).await.map_err(store_err)? else {
+            return Ok(None);
+        };
+        let object = serde_json::from_slice(&kv.value).map_err(|e| {
+            ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key))
+        })?;
+        Ok(Some(Existing {
+            object,
+            rev: kv.mod_revision,
+            current: true,
+        }))
+    }
+
     /// Read-modify-write of one object with optimistic concurrency: `change` gets the current object and
     /// returns the new one. A conflict with a concurrent writer retries, unless the new object names a
     /// resourceVersion of its own (the client's precondition), which then fails with 409.
@@ -615,9 +658,9 @@ impl Registry {
     {
         let key = Self::key(resource, namespace, name);
         let status = subresource == Some("status");
+        let mut cached = self.cache.get(resource, &key);
         for _attempt in 0..32 {
-            let current = self.store.get(&key).await.map_err(store_err)?;
-            let Some(kv) = current else {
+            let Some(existing) = self.existing(&key, &mut cached).await? else {
                 // Create on update for kinds that allow it (events, leases), as upstream.
                 if subresource.is_none() && allow_create_on_update(resource) {
                     let obj = change(None)?;
@@ -625,14 +668,29 @@ impl Registry {
                 }
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
             };
+            let (mut old, rev) = (existing.object, existing.rev);
+            // A failure on the watch cache's copy may be its staleness: retried from the store.
+            macro_rules! fail {
+                ($e:expr) => {{
+                    if !existing.current {
+                        continue;
+                    }
+                    return $e;
+                }};
+            }
+            macro_rules! attempt {
+                ($r:expr) => {
+                    match $r {
+                        Ok(v) => v,
+                        Err(e) => fail!(Err(e)),
+                    }
+                };
+            }
             // `old` is as stored, without a resourceVersion: `change` sees it so, and a
             // resourceVersion in what it returns was put there by the client (a PUT body, a patch)
             // and is then a precondition.
-            let mut old: Value = serde_json::from_slice(&kv.value).map_err(|e| {
-                ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key))
-            })?;
-            let mut new = change(Some(&old))?;
-            check_type(resource, &new)?;
+            let mut new = attempt!(change(Some(&old)));
+            attempt!(check_type(resource, &new));
             // The name and namespace come from the URL.
             let body_name = meta_str(&new, "name").to_string();
             if !body_name.is_empty() && body_name != name {
@@ -649,10 +707,10 @@ impl Registry {
             // Optimistic concurrency: a resourceVersion in the body must be the current one.
             let sent_rv = meta_str(&new, "resourceVersion").to_string();
             let precondition = !sent_rv.is_empty();
-            if precondition && sent_rv != kv.mod_revision.to_string() {
-                return Err(ApiError::stale(resource.group, resource.plural, name));
+            if precondition && sent_rv != rev.to_string() {
+                fail!(Err(ApiError::stale(resource.group, resource.plural, name)));
             }
-            set_rv(&mut new, kv.mod_revision);
+            set_rv(&mut new, rev);
             {
                 let old_meta = meta(&old);
                 let m = meta_mut(&mut new);
@@ -690,9 +748,14 @@ impl Registry {
                 preserve_pod_priority(&mut new, &old);
             }
             let op = if status { Op::StatusUpdate } else { Op::Update };
-            let (mut new, warnings) =
-                strategy::admit_update(resource, new, &old, op, opts.field_validation)?;
-            set_rv(&mut new, kv.mod_revision);
+            let (mut new, warnings) = attempt!(strategy::admit_update(
+                resource,
+                new,
+                &old,
+                op,
+                opts.field_validation
+            ));
+            set_rv(&mut new, rev);
             if resource.has_generation && !status && new.get("spec") != old.get("spec") {
                 let g = meta(&old)
                     .and_then(|m| m.get("generation"))
@@ -712,8 +775,11 @@ impl Registry {
                 );
             }
             if equal_but_managed_times(&new, &old) {
+                if !existing.current {
+                    continue; // no change to a cached copy: confirm on the stored object
+                }
                 // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
-                set_rv(&mut old, kv.mod_revision);
+                set_rv(&mut old, rev);
                 return Ok(Written {
                     object: old,
                     stored: None,
@@ -728,14 +794,14 @@ impl Registry {
                 && !pod_awaits_kubelet(resource, &new)
             {
                 if opts.dry_run {
-                    return Ok(Written {
+                    fail!(Ok(Written {
                         object: new,
                         stored: None,
                         warnings,
                         created: false,
-                    });
+                    }));
                 }
-                match self.store.delete(&key, Some(kv.mod_revision)).await {
+                match self.store.delete(&key, Some(rev)).await {
                     Ok(del) => {
                         set_rv(&mut new, del.mod_revision);
                         return Ok(Written {
@@ -754,23 +820,20 @@ impl Registry {
                 }
             }
             if opts.dry_run {
-                return Ok(Written {
+                fail!(Ok(Written {
                     object: new,
                     stored: None,
                     warnings,
                     created: false,
-                });
+                }));
             }
-            match self
-                .store
-                .update(&key, encode_for_store(&mut new), kv.mod_revision)
-                .await
-            {
+            let stored = encode_for_store(&mut new);
+            match self.store.update(&key, stored.clone(), rev).await {
                 Ok(done) => {
                     set_rv(&mut new, done.mod_revision);
                     return Ok(Written {
                         object: new,
-                        stored: None,
+                        stored: Some(stored),
                         warnings,
                         created: false,
                     });
@@ -796,33 +859,44 @@ impl Registry {
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
         let key = Self::key(resource, namespace, name);
+        let mut cached = self.cache.get(resource, &key);
         for _attempt in 0..32 {
-            let Some(kv) = self.store.get(&key).await.map_err(store_err)? else {
+            let Some(existing) = self.existing(&key, &mut cached).await? else {
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
             };
-            let mut obj = decode_kv(&kv)?;
+            let (mut obj, rev) = (existing.object, existing.rev);
+            set_rv(&mut obj, rev);
+            // A failed precondition or a no-op on the watch cache's copy may be its staleness: retried
+            // from the store.
+            macro_rules! fail {
+                ($e:expr) => {{
+                    if !existing.current {
+                        continue;
+                    }
+                    return $e;
+                }};
+            }
             if let Some(uid) = &opts.precondition_uid {
                 let cur = meta_str(&obj, "uid");
                 if uid != cur {
-                    return Err(ApiError::conflict(
+                    fail!(Err(ApiError::conflict(
                         resource.group,
                         resource.plural,
                         name,
                         &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {cur}"),
-                    ));
+                    )));
                 }
             }
             if let Some(rv) = &opts.precondition_rv {
-                if *rv != kv.mod_revision.to_string() {
-                    return Err(ApiError::conflict(
+                if *rv != rev.to_string() {
+                    fail!(Err(ApiError::conflict(
                         resource.group,
                         resource.plural,
                         name,
                         &format!(
-                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                            kv.mod_revision
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {rev}"
                         ),
-                    ));
+                    )));
                 }
             }
             let already_deleting = !meta_str(&obj, "deletionTimestamp").is_empty();
@@ -852,7 +926,7 @@ impl Registry {
                     && cur_grace.is_some_and(|g| g <= grace)
                     && fins == finalizers(&obj)
                 {
-                    return Ok(obj);
+                    fail!(Ok(obj));
                 }
                 let when = Utc::now() + chrono::Duration::seconds(grace.max(0));
                 {
@@ -874,11 +948,11 @@ impl Registry {
                     }
                 }
                 if opts.dry_run {
-                    return Ok(obj);
+                    fail!(Ok(obj));
                 }
                 match self
                     .store
-                    .update(&key, encode_for_store(&mut obj), kv.mod_revision)
+                    .update(&key, encode_for_store(&mut obj), rev)
                     .await
                 {
                     Ok(done) => {
@@ -890,9 +964,9 @@ impl Registry {
                 }
             }
             if opts.dry_run {
-                return Ok(obj);
+                fail!(Ok(obj));
             }
-            match self.store.delete(&key, Some(kv.mod_revision)).await {
+            match self.store.delete(&key, Some(rev)).await {
                 Ok(done) => {
                     set_rv(&mut obj, done.mod_revision);
                     return Ok(obj);

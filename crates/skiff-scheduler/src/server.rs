@@ -325,6 +325,12 @@ async fn event_writer(client: Client, mut rx: mpsc::Receiver<Event>) {
     }
 }
 
+/// Sends a write whose answer is not read beyond its status: the object the server returns is not
+/// decoded (the informer sees the change anyway).
+async fn send_discarding(client: &Client, req: http::Request<Vec<u8>>) -> kube::Result<()> {
+    client.request_text(req).await.map(drop)
+}
+
 /// `Api::create` of an event without decoding the created event the server answers with (only the
 /// status is read).
 async fn post_event(client: Client, ev: &Event) -> kube::Result<()> {
@@ -334,7 +340,7 @@ async fn post_event(client: Client, ev: &Event) -> kube::Result<()> {
     let req = kube::core::Request::new(api.resource_url())
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
-    client.request_text(req).await.map(drop)
+    send_discarding(&client, req).await
 }
 
 /// Drops the pod fields no scheduling step reads (the scheduler keeps every pod of the cluster):
@@ -908,12 +914,27 @@ impl Scheduler {
                 "lastTransitionTime": Timestamp::now().to_string(),
             }]}});
             let tx = self.tx.clone();
+            let client = self.client.clone();
             tokio::spawn(async move {
-                let _ = api
-                    .patch_status(&name, &PatchParams::default(), &Patch::Strategic(condition))
-                    .await;
-                let failed = match api.delete(&name, &DeleteParams::default()).await {
-                    Ok(_) => false,
+                let url = api.resource_url();
+                let patch = kube::core::Request::new(url).patch_subresource(
+                    "status",
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(condition),
+                );
+                if let Ok(req) = patch {
+                    let _ = send_discarding(&client, req).await;
+                }
+                let delete = kube::core::Request::new(url)
+                    .delete(&name, &DeleteParams::default())
+                    .map_err(kube::Error::BuildRequest);
+                let sent = match delete {
+                    Ok(req) => send_discarding(&client, req).await,
+                    Err(e) => Err(e),
+                };
+                let failed = match sent {
+                    Ok(()) => false,
                     Err(kube::Error::Api(s)) if s.code == 404 => false,
                     Err(e) => {
                         tracing::info!(pod = %name, error = %e, "deleting a preemption victim failed");
@@ -932,14 +953,17 @@ impl Scheduler {
                 p.metadata.namespace.as_deref().unwrap_or(""),
             );
             let name = p.metadata.name.clone().unwrap_or_default();
+            let client = self.client.clone();
             tokio::spawn(async move {
-                let _ = api
-                    .patch_status(
-                        &name,
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
-                    )
-                    .await;
+                let req = kube::core::Request::new(api.resource_url()).patch_subresource(
+                    "status",
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
+                );
+                if let Ok(req) = req {
+                    let _ = send_discarding(&client, req).await;
+                }
             });
         }
     }
@@ -991,15 +1015,20 @@ impl Scheduler {
     fn spawn_pod_patch(&self, pod: &PodInfo, patch: Value, status: bool) {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
         let name = pod.name().to_string();
+        let client = self.client.clone();
         tokio::spawn(async move {
             let pp = PatchParams::default();
+            let request = kube::core::Request::new(api.resource_url());
             // Skiff's PATCH may answer 409 on a concurrent write; retry a few times.
             for attempt in 1..=5u64 {
-                let r = if status {
-                    api.patch_status(&name, &pp, &Patch::Strategic(patch.clone()))
-                        .await
+                let req = if status {
+                    request.patch_subresource("status", &name, &pp, &Patch::Strategic(&patch))
                 } else {
-                    api.patch(&name, &pp, &Patch::Merge(patch.clone())).await
+                    request.patch(&name, &pp, &Patch::Merge(&patch))
+                };
+                let r = match req {
+                    Ok(req) => send_discarding(&client, req).await,
+                    Err(e) => Err(kube::Error::BuildRequest(e)),
                 };
                 match r {
                     Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => {
