@@ -1182,4 +1182,97 @@ mod tests {
             serde_json::to_string(&general).unwrap()
         );
     }
+
+    /// A registry whose watch cache follows another store than the one it writes: the cache's copy of
+    /// `default/cm` is older than the stored one (data `v: cached` at an older revision, against
+    /// `v: stored`), as a lagging cache's would be.
+    async fn registry_with_a_stale_cache() -> (Registry, i64) {
+        let configmaps = resources::find("", "v1", "configmaps").unwrap();
+        let cm = |v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": "default", "uid": "u1"}, "data": {"v": v}});
+        let behind: Arc<dyn Store> = Arc::new(skiff_store::MemoryStore::new());
+        let store: Arc<dyn Store> = Arc::new(skiff_store::MemoryStore::new());
+        let key = configmaps.key("default", "cm");
+        let bytes = |v: &str| Bytes::from(serde_json::to_vec(&cm(v)).unwrap());
+        behind.create(&key, bytes("cached")).await.unwrap();
+        store.create("/registry/other", bytes("x")).await.unwrap();
+        let current = store.create(&key, bytes("stored")).await.unwrap();
+        let cache = WatchCache::start(behind, 100).await.unwrap();
+        let registry = Registry {
+            store,
+            cache,
+            services: Default::default(),
+        };
+        assert_eq!(
+            registry.cache.get(configmaps, &key).unwrap().rv,
+            current.mod_revision - 1,
+            "the cache's copy is behind"
+        );
+        (registry, current.mod_revision)
+    }
+
+    /// Updates start from the watch cache's copy, but what a stale copy decides (a failed
+    /// precondition, a no-op, a conflicting write) is decided again on the stored object.
+    #[tokio::test]
+    async fn updates_and_deletes_on_a_stale_cached_copy_are_decided_on_the_store() {
+        let configmaps = resources::find("", "v1", "configmaps").unwrap();
+        let opts = WriteOptions::system("test");
+        let data = |w: &Written| w.object["data"]["v"].as_str().unwrap_or("").to_string();
+
+        // A client's resourceVersion matching the stored object, not the cached copy, succeeds.
+        let (registry, rev) = registry_with_a_stale_cache().await;
+        let w = registry
+            .update_with(configmaps, Some("default"), "cm", None, &opts, |old| {
+                let mut new = old.unwrap().clone();
+                new["metadata"]["resourceVersion"] = json!(rev.to_string());
+                new["data"]["w"] = json!("1");
+                Ok(new)
+            })
+            .await
+            .expect("precondition on the stored revision");
+        assert_eq!(data(&w), "stored", "the change applies to the stored object");
+        assert_eq!(w.object["data"]["w"], "1");
+
+        // A change computed on the stale copy conflicts in the store and is made again on the stored
+        // object.
+        let (registry, _) = registry_with_a_stale_cache().await;
+        let w = registry
+            .update_with(configmaps, Some("default"), "cm", None, &opts, |old| {
+                let mut new = old.unwrap().clone();
+                new["data"]["w"] = json!(format!("after {}", new["data"]["v"].as_str().unwrap()));
+                Ok(new)
+            })
+            .await
+            .unwrap();
+        assert_eq!(w.object["data"]["w"], "after stored");
+        let stored: Value = serde_json::from_slice(w.stored.as_ref().unwrap()).unwrap();
+        assert_eq!(stored["data"], json!({"v": "stored", "w": "after stored"}));
+
+        // What is a no-op on the stale copy is a change of the stored object: it is written.
+        let (registry, rev) = registry_with_a_stale_cache().await;
+        let w = registry
+            .update_with(configmaps, Some("default"), "cm", None, &opts, |old| {
+                let mut new = old.unwrap().clone();
+                new["data"]["v"] = json!("cached");
+                Ok(new)
+            })
+            .await
+            .unwrap();
+        assert_eq!(data(&w), "cached");
+        assert!(meta_str(&w.object, "resourceVersion").parse::<i64>().unwrap() > rev);
+
+        // A delete whose resourceVersion precondition names the stored revision deletes.
+        let (registry, rev) = registry_with_a_stale_cache().await;
+        let opts = DeleteOptions {
+            precondition_rv: Some(rev.to_string()),
+            ..Default::default()
+        };
+        let deleted = registry
+            .delete(configmaps, Some("default"), "cm", &opts)
+            .await
+            .expect("precondition on the stored revision");
+        assert_eq!(deleted["data"]["v"], "stored");
+        let key = configmaps.key("default", "cm");
+        assert!(registry.store.get(&key).await.unwrap().is_none());
+    }
 }
