@@ -2,7 +2,7 @@
 
 use crate::body::Body;
 use crate::decode::{self, FieldValidation};
-use crate::negotiation::{self, Output, PatchType};
+use crate::negotiation::{self, BodyType, Output, PatchType};
 use crate::registry::{meta_str, DeleteOptions, Registry, WriteOptions, Written};
 use crate::request::{Query, ResourceRequest};
 use crate::watchcache::CachedObject;
@@ -447,16 +447,31 @@ fn body_object(call: &Call<'_>) -> Result<Value, ApiError> {
 async fn create(call: &Call<'_>) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let mut opts = call.write_options()?;
-    let obj = body_object(call)?;
-    let (storage_res, obj, extra_warnings) = convert::for_storage(r, obj, opts.field_validation)?;
-    if !std::ptr::eq(storage_res, r) {
-        // The conversion checked the fields sent and its output has only known fields.
-        opts.field_validation = FieldValidation::Ignore;
-    }
-    let mut created = call
-        .registry()
-        .create_stored(storage_res, call.namespace(), obj, &opts)
-        .await?;
+    let bt = negotiation::body_type(call.header("content-type"))?;
+    let fast = if bt == BodyType::Json && !convert::needs_conversion(r) {
+        call.registry()
+            .create_from_json(r, call.namespace(), &call.body, &opts)
+            .await?
+    } else {
+        None
+    };
+    let (storage_res, mut created, extra_warnings) = match fast {
+        Some(created) => (r, created, Vec::new()),
+        None => {
+            let obj = decode::body_to_value(&call.body, bt)?;
+            let (storage_res, obj, extra_warnings) =
+                convert::for_storage(r, obj, opts.field_validation)?;
+            if !std::ptr::eq(storage_res, r) {
+                // The conversion checked the fields sent and its output has only known fields.
+                opts.field_validation = FieldValidation::Ignore;
+            }
+            let created = call
+                .registry()
+                .create_stored(storage_res, call.namespace(), obj, &opts)
+                .await?;
+            (storage_res, created, extra_warnings)
+        }
+    };
     let mut warnings = std::mem::take(&mut created.written.warnings);
     warnings.extend(extra_warnings);
     let code = if created.written.created { 201 } else { 200 };

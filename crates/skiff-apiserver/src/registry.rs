@@ -3,10 +3,12 @@
 //! concurrency, graceful deletion, finalizers, and the admission steps Skiff applies to every write
 //! (namespace lifecycle, service accounts, pod priority).
 
-use crate::decode::FieldValidation;
+use crate::decode::{self, FieldValidation};
 use crate::strategy::{self, Op};
 use crate::watchcache::{CachedObject, WatchCache};
 use bytes::Bytes;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use chrono::{SecondsFormat, Utc};
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -397,7 +399,58 @@ impl Registry {
         }
         strategy::prepare_for_create(resource, &mut obj);
         self.admission_create(resource, &mut obj).await?;
-        let (mut obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
+        let (obj, warnings) = strategy::admit_create(resource, obj, opts.field_validation)?;
+        self.store_created(resource, namespace, obj, warnings, opts)
+            .await
+    }
+
+    /// [`Registry::create_stored`] from a JSON body decoded straight into the kind's type, without a
+    /// JSON value of the request: for pods and core events, nearly every create the server sees. The
+    /// same steps on the typed object; `None` when the body needs the general path (it does not decode
+    /// as the type, see [`decode::typed_from_slice`], or it is another kind), which the caller then
+    /// takes and which gives the answer, errors included.
+    pub async fn create_from_json(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        body: &[u8],
+        opts: &WriteOptions,
+    ) -> Result<Option<Created>, ApiError> {
+        let fv = opts.field_validation;
+        let (obj, warnings) = match (resource.group, resource.kind) {
+            ("", "Pod") => {
+                let Some((mut pod, warnings)) = decode::typed_from_slice::<Pod>(body, fv) else {
+                    return Ok(None);
+                };
+                prepare_new_metadata(resource, namespace, &mut pod.metadata)?;
+                // Upstream's PrepareForCreate: the status is the kubelet's.
+                pod.status = None;
+                self.admit_decoded_pod_priority(&mut pod).await?;
+                (strategy::admit_decoded_create(resource, pod)?, warnings)
+            }
+            ("", "Event") => {
+                let Some((mut event, warnings)) = decode::typed_from_slice::<Event>(body, fv) else {
+                    return Ok(None);
+                };
+                prepare_new_metadata(resource, namespace, &mut event.metadata)?;
+                (strategy::admit_decoded_create(resource, event)?, warnings)
+            }
+            _ => return Ok(None),
+        };
+        self.store_created(resource, namespace, obj, warnings, opts)
+            .await
+            .map(Some)
+    }
+
+    /// The end of a create, after admission: the namespace check, managed fields, and the write.
+    async fn store_created(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        mut obj: Value,
+        warnings: Vec<String>,
+        opts: &WriteOptions,
+    ) -> Result<Created, ApiError> {
         if resource.namespaced {
             self.check_namespace(resource, namespace.unwrap_or(""), meta_str(&obj, "name"))
                 .await?;
@@ -485,12 +538,64 @@ impl Registry {
     /// Upstream's Priority admission: resolve `priorityClassName` (or the global default) into
     /// `spec.priority` and `spec.preemptionPolicy`.
     async fn admit_pod_priority(&self, pod: &mut Value) -> Result<(), ApiError> {
-        let pcs = res("scheduling.k8s.io", "priorityclasses");
         let class_name = pod
             .pointer("/spec/priorityClassName")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let (value, policy, name) = self
+            .priority_class(&class_name, meta_str(pod, "name"))
+            .await?;
+        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+            if let Some(p) = spec.get("priority").and_then(Value::as_i64) {
+                if p != value {
+                    return Err(priority_mismatch(meta_str(pod, "name"), p, value));
+                }
+            }
+            spec.insert("priority".into(), json!(value));
+            if !spec.contains_key("preemptionPolicy") {
+                spec.insert("preemptionPolicy".into(), json!(policy));
+            }
+            if !name.is_empty() && class_name.is_empty() {
+                spec.insert("priorityClassName".into(), json!(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Registry::admit_pod_priority`] on a decoded pod.
+    async fn admit_decoded_pod_priority(&self, pod: &mut Pod) -> Result<(), ApiError> {
+        let pod_name = pod.metadata.name.as_deref().unwrap_or("");
+        let Some(spec) = pod.spec.as_mut() else {
+            return Ok(());
+        };
+        let class_name = spec.priority_class_name.clone().unwrap_or_default();
+        let (value, policy, name) = self.priority_class(&class_name, pod_name).await?;
+        if let Some(p) = spec.priority {
+            if i64::from(p) != value {
+                return Err(priority_mismatch(pod_name, p.into(), value));
+            }
+        }
+        spec.priority = Some(i32::try_from(value).map_err(|_| {
+            ApiError::internal(format!("PriorityClass {name} has a value out of range"))
+        })?);
+        if spec.preemption_policy.is_none() {
+            spec.preemption_policy = Some(policy);
+        }
+        if !name.is_empty() && class_name.is_empty() {
+            spec.priority_class_name = Some(name);
+        }
+        Ok(())
+    }
+
+    /// Upstream's Priority admission's lookup: the pod's class (or the global default when it names
+    /// none) as its value, preemption policy and name (empty: no class, priority 0).
+    async fn priority_class(
+        &self,
+        class_name: &str,
+        pod_name: &str,
+    ) -> Result<(i64, String, String), ApiError> {
+        let pcs = res("scheduling.k8s.io", "priorityclasses");
         let class = if class_name.is_empty() {
             // Runs on every pod create without a class: only the default class is decoded.
             let (all, _) = self.cache.list(pcs, &pcs.key_prefix(), None);
@@ -503,7 +608,7 @@ impl Registry {
                 })
                 .map(|c| c.value())
         } else {
-            let key = pcs.key("", &class_name);
+            let key = pcs.key("", class_name);
             let found = match self.cache.get(pcs, &key) {
                 Some(c) => Some(c.value()),
                 // A class created a moment ago may not be in the cache yet: ask the store.
@@ -516,13 +621,12 @@ impl Registry {
                 Some(c) => Some(c),
                 None => {
                     return Err(ApiError::forbidden(format!(
-                    "pods \"{}\" is forbidden: no PriorityClass with name {class_name} was found",
-                    meta_str(pod, "name")
+                    "pods \"{pod_name}\" is forbidden: no PriorityClass with name {class_name} was found"
                 )))
                 }
             }
         };
-        let (value, policy, name) = match &class {
+        Ok(match &class {
             Some(c) => (
                 c.get("value").and_then(Value::as_i64).unwrap_or(0),
                 c.get("preemptionPolicy")
@@ -532,25 +636,7 @@ impl Registry {
                 meta_str(c, "name").to_string(),
             ),
             None => (0, "PreemptLowerPriority".to_string(), String::new()),
-        };
-        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
-            if let Some(p) = spec.get("priority").and_then(Value::as_i64) {
-                if p != value {
-                    return Err(ApiError::forbidden(format!(
-                        "pods \"{}\" is forbidden: the integer value of priority ({p}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name",
-                        meta_str(pod, "name")
-                    )));
-                }
-            }
-            spec.insert("priority".into(), json!(value));
-            if !spec.contains_key("preemptionPolicy") {
-                spec.insert("preemptionPolicy".into(), json!(policy));
-            }
-            if !name.is_empty() && class_name.is_empty() {
-                spec.insert("priorityClassName".into(), json!(name));
-            }
-        }
-        Ok(())
+        })
     }
 
     /// Every namespace has a `default` service account (upstream's serviceaccount controller).
@@ -979,6 +1065,47 @@ impl Registry {
     }
 }
 
+/// Priority admission's refusal of a pod whose `spec.priority` is not its class's.
+fn priority_mismatch(pod_name: &str, sent: i64, value: i64) -> ApiError {
+    ApiError::forbidden(format!(
+        "pods \"{pod_name}\" is forbidden: the integer value of priority ({sent}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+    ))
+}
+
+/// What a create does to a decoded object's metadata before admission, as
+/// [`Registry::create_stored`] does to the JSON: the namespace from the request (the body's must
+/// agree), a name from `generateName`, and the fields the server owns.
+fn prepare_new_metadata(
+    resource: &Resource,
+    namespace: Option<&str>,
+    meta: &mut ObjectMeta,
+) -> Result<(), ApiError> {
+    if resource.namespaced {
+        let ns = namespace.unwrap_or("");
+        if meta.namespace.as_deref().is_some_and(|b| !b.is_empty() && b != ns) {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        meta.namespace = Some(ns.to_string());
+    } else {
+        meta.namespace = None;
+    }
+    if meta.name.as_deref().unwrap_or("").is_empty() {
+        if let Some(generate) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
+            meta.name = Some(format!("{generate}{}", name_suffix()));
+        }
+    }
+    meta.uid = Some(uuid::Uuid::new_v4().to_string());
+    meta.creation_timestamp = serde_json::from_value(Value::String(now())).ok();
+    meta.resource_version = None;
+    meta.self_link = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.generation = resource.has_generation.then_some(1);
+    Ok(())
+}
+
 /// The apiVersion and kind in a body, when present, must be the resource's.
 fn check_type(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -1274,5 +1401,169 @@ mod tests {
         assert_eq!(deleted["data"]["v"], "stored");
         let key = configmaps.key("default", "cm");
         assert!(registry.store.get(&key).await.unwrap().is_none());
+    }
+
+    /// A registry over an empty in-memory store with the `default` namespace and, if `default_class`,
+    /// a global default PriorityClass.
+    async fn registry_with_default_namespace(default_class: bool) -> Registry {
+        let store: Arc<dyn Store> = Arc::new(skiff_store::MemoryStore::new());
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "default", "uid": "n"}, "status": {"phase": "Active"}});
+        let put = |key: String, v: &Value| {
+            let store = store.clone();
+            let bytes = Bytes::from(serde_json::to_vec(v).unwrap());
+            async move { store.create(&key, bytes).await.unwrap() }
+        };
+        put(res("", "namespaces").key("", "default"), &ns).await;
+        if default_class {
+            let pc = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": "low", "uid": "p"}, "value": 7, "globalDefault": true,
+                "preemptionPolicy": "Never"});
+            put(res("scheduling.k8s.io", "priorityclasses").key("", "low"), &pc).await;
+        }
+        let cache = WatchCache::start(store.clone(), 100).await.unwrap();
+        Registry {
+            store,
+            cache,
+            services: Default::default(),
+        }
+    }
+
+    /// The stored JSON of a create with what differs between two creates of the same body (uid,
+    /// times, a generated name's suffix) made equal.
+    fn comparable(stored: &Bytes) -> String {
+        let mut v: Value = serde_json::from_slice(stored).unwrap();
+        let m = v["metadata"].as_object_mut().unwrap();
+        m.insert("uid".into(), json!("U"));
+        m.insert("creationTimestamp".into(), json!("T"));
+        if let Some(name) = m.get("name").and_then(Value::as_str) {
+            if let Some(prefix) = m.get("generateName").and_then(Value::as_str) {
+                assert!(name.starts_with(prefix) && name.len() == prefix.len() + 5);
+                m.insert("name".into(), json!("generated"));
+            }
+        }
+        for e in m
+            .get_mut("managedFields")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            e["time"] = json!("T");
+        }
+        serde_json::to_string(&v).unwrap()
+    }
+
+    /// The typed fast path of a create stores what the JSON value path stores, answers with the same
+    /// warnings and errors, and leaves to that path every body it does not decode.
+    #[tokio::test]
+    async fn a_create_from_json_is_the_general_create() {
+        let pods = resources::find("", "v1", "pods").unwrap();
+        let events = resources::find("", "v1", "events").unwrap();
+        let opts = |fv| WriteOptions {
+            dry_run: false,
+            field_validation: fv,
+            field_manager: "m".into(),
+            applied: false,
+        };
+        let pod = |extra: Value| {
+            let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"generateName": "web-", "labels": {"app": "web"}, "uid": "sent",
+                    "resourceVersion": "9", "creationTimestamp": null},
+                "spec": {"containers": [{"name": "c", "image": "busybox",
+                    "resources": {"requests": {"cpu": "100m"}}, "ports": [{"containerPort": 80}]}],
+                    "initContainers": [{"name": "i", "image": "busybox"}],
+                    "tolerations": [{"key": "k", "operator": "Exists"}]},
+                "status": {"phase": "Running"}});
+            skiff_api::patch::merge::apply(&mut p, &extra);
+            p
+        };
+        let event = json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "e1", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default", "uid": "x"},
+            "reason": "Scheduled", "message": "m", "type": "Normal", "source": {"component": "s"},
+            "firstTimestamp": "2026-11-28T07:00:00Z", "lastTimestamp": "2026-11-28T07:00:00Z",
+            "eventTime": "2026-11-28T07:00:00.123456Z", "count": 1, "action": "Binding",
+            "reportingComponent": "s", "reportingInstance": "s"});
+        let cases: Vec<(&'static Resource, Value, FieldValidation, bool)> = vec![
+            (pods, pod(json!({})), FieldValidation::Warn, false),
+            (pods, pod(json!({})), FieldValidation::Warn, true),
+            (pods, pod(json!({"spec": {"bogus": 1}, "metadata": {"x": 2}})), FieldValidation::Warn, true),
+            (pods, pod(json!({"spec": {"priority": 7}})), FieldValidation::Strict, true),
+            (pods, pod(json!({"spec": {"priority": 8}})), FieldValidation::Warn, true),
+            (pods, pod(json!({"spec": {"priorityClassName": "none"}})), FieldValidation::Warn, false),
+            (pods, pod(json!({"metadata": {"namespace": "other"}})), FieldValidation::Warn, false),
+            (pods, pod(json!({"spec": {"containers": [{"name": "C_", "image": ""}]}})), FieldValidation::Warn, false),
+            (events, event.clone(), FieldValidation::Strict, false),
+            (events, event, FieldValidation::Warn, false),
+        ];
+        for (i, (resource, body, fv, default_class)) in cases.into_iter().enumerate() {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let fast = registry_with_default_namespace(default_class).await;
+            let general = registry_with_default_namespace(default_class).await;
+            let got = fast
+                .create_from_json(resource, Some("default"), &bytes, &opts(fv))
+                .await;
+            let want = general
+                .create_stored(resource, Some("default"), body, &opts(fv))
+                .await;
+            match (got, want) {
+                (Ok(Some(got)), Ok(want)) => {
+                    assert_eq!(
+                        comparable(got.written.stored.as_ref().unwrap()),
+                        comparable(want.written.stored.as_ref().unwrap()),
+                        "case {i}"
+                    );
+                    assert_eq!(got.written.warnings, want.written.warnings, "case {i}");
+                }
+                (Err(got), Err(want)) => {
+                    // The generated names differ: "web-" and five random characters.
+                    let text = |e: ApiError| {
+                        let body = String::from_utf8(e.to_body()).unwrap();
+                        let mut parts = body.split("web-");
+                        let mut out = parts.next().unwrap_or("").to_string();
+                        for rest in parts {
+                            out.push_str("web-?");
+                            out.push_str(rest.get(5..).unwrap_or(""));
+                        }
+                        out
+                    };
+                    assert_eq!(text(got), text(want), "case {i}");
+                }
+                (got, want) => panic!(
+                    "case {i}: fast path {:?}, general path {:?}",
+                    got.map(|c| c.map(|c| c.written.object)).map_err(|e| e.to_body()),
+                    want.map(|c| c.written.object).map_err(|e| e.to_body())
+                ),
+            }
+        }
+
+        // Bodies the fast path leaves to the general one.
+        let fast = registry_with_default_namespace(false).await;
+        for body in [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
+                "spec": {"containers": [{"name": "c", "image": "i", "bogus": 1}]}}),
+            json!({"apiVersion": "v2", "kind": "Pod", "metadata": {"name": "a"}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a",
+                "creationTimestamp": "yesterday"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+            json!([1]),
+        ] {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let got = fast
+                .create_from_json(pods, Some("default"), &bytes, &opts(FieldValidation::Strict))
+                .await
+                .unwrap();
+            assert!(got.is_none(), "{body}");
+        }
+        let dup = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","name":"b"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#;
+        let got = fast
+            .create_from_json(pods, Some("default"), dup, &opts(FieldValidation::Warn))
+            .await
+            .unwrap()
+            .expect("decoded");
+        assert_eq!(
+            meta_str(&got.written.object, "name"),
+            "b",
+            "the last of duplicate members wins, as in the JSON value"
+        );
     }
 }

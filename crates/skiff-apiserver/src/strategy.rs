@@ -49,7 +49,17 @@ fn run<T: Admit>(
     op: Op,
     fv: FieldValidation,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    let (mut obj, warnings) = typed::<T>(resource, value, fv)?;
+    let (obj, warnings) = typed::<T>(resource, value, fv)?;
+    Ok((admitted(resource, obj, old, op)?, warnings))
+}
+
+/// Defaults and validates a decoded object; gives back its normalized JSON.
+fn admitted<T: Admit>(
+    resource: &Resource,
+    mut obj: T,
+    old: Option<&Value>,
+    op: Op,
+) -> Result<Value, ApiError> {
     match op {
         Op::Create => obj.default(),
         Op::Update | Op::StatusUpdate => obj.default_update(),
@@ -81,7 +91,13 @@ fn run<T: Admit>(
             &errs,
         ));
     }
-    Ok((out, warnings))
+    Ok(out)
+}
+
+/// [`admit_create`] of an object already decoded (a create's fast path, see
+/// [`crate::registry::Registry::create_from_json`]).
+pub fn admit_decoded_create<T: Admit>(resource: &Resource, obj: T) -> Result<Value, ApiError> {
+    admitted(resource, obj, None, Op::Create)
 }
 
 macro_rules! dispatch {
