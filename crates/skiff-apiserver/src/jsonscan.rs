@@ -3,44 +3,41 @@
 //! The watch cache looks at every committed object (its metadata and the handful of fields that field
 //! selectors use) and must hand watchers the stored JSON with `metadata.resourceVersion` added. Decoding
 //! each object into a `serde_json::Value` and encoding it again cost the API server about a tenth of
-//! its CPU under write load; this module finds the top-level members of an object in place, picks the
-//! string fields asked for with serde (skipping everything else without allocating) and splices the
-//! resourceVersion into the metadata's bytes.
+//! its CPU under write load; this module finds the members of an object (and of the members asked
+//! for, in the same pass) in place, so that only the fields needed are decoded, and splices the
+//! resourceVersion into the metadata's bytes. Keys are compared as they are written: Skiff stores its
+//! objects with serde_json, which escapes no letter of a field name.
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
+
+/// The members of a JSON object (each key, still escaped as in the input, with the byte range of its
+/// value).
+pub type Members<'a> = Vec<(&'a [u8], Range<usize>)>;
 
 /// The members of a JSON object: each key (still escaped, as in the input) with the byte range of its
 /// value. `None` if `json` is not an object or is malformed (the caller then decodes it in full).
-pub fn top_level_members(json: &[u8]) -> Option<Vec<(&[u8], Range<usize>)>> {
+pub fn top_level_members(json: &[u8]) -> Option<Members<'_>> {
+    Some(members_two_levels(json, &[])?.0)
+}
+
+/// [`top_level_members`], and in the same pass the members of the top-level members named in
+/// `descend` (unescaped names): `nested[i]` for `descend[i]`, `None` where it is absent or not an
+/// object. Ranges are into `json`.
+pub fn members_two_levels<'a>(
+    json: &'a [u8],
+    descend: &[&str],
+) -> Option<(Members<'a>, Vec<Option<Members<'a>>>)> {
     let mut s = Scanner { b: json, i: 0 };
+    let mut nested = vec![None; descend.len()];
     s.ws();
-    s.expect(b'{')?;
-    let mut out = Vec::with_capacity(8);
-    s.ws();
-    if s.peek()? == b'}' {
-        s.i += 1;
-        return s.end().then_some(out);
-    }
-    loop {
-        s.ws();
-        let key = s.string()?;
-        s.ws();
-        s.expect(b':')?;
-        s.ws();
-        let start = s.i;
-        s.value()?;
-        out.push((key, start..s.i));
-        s.ws();
-        match s.next()? {
-            b',' => continue,
-            b'}' => break,
-            _ => return None,
+    let top = s.members(|key, s| {
+        match descend.iter().position(|d| d.as_bytes() == key) {
+            Some(i) if s.peek() == Some(b'{') => nested[i] = Some(s.members(|_, s| s.value())?),
+            _ => s.value()?,
         }
-    }
-    s.end().then_some(out)
+        Some(())
+    })?;
+    s.end().then_some((top, nested))
 }
 
 /// The byte range of the member `key` (an unescaped name) of an object's members.
@@ -126,112 +123,6 @@ pub fn replace_range(json: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Picks the string values of `keys` from the JSON object in `json` (a member that is not a string
-/// gives `None`, as does a missing one). `None` overall if `json` is not an object.
-pub fn pick_strings(json: &[u8], keys: &[&str]) -> Option<Vec<Option<String>>> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let out = Picker { keys }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(out)
-}
-
-struct Picker<'k> {
-    keys: &'k [&'k str],
-}
-
-impl<'de> DeserializeSeed<'de> for Picker<'_> {
-    type Value = Vec<Option<String>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Picker<'_> {
-    type Value = Vec<Option<String>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = vec![None; self.keys.len()];
-        while let Some(Key(k)) = map.next_key()? {
-            match self.keys.iter().position(|w| *w == k) {
-                Some(i) => out[i] = map.next_value::<MaybeString>()?.0,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// A value that is kept if it is a string and skipped otherwise.
-struct MaybeString(Option<String>);
-
-impl<'de> de::Deserialize<'de> for MaybeString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<MaybeString, E> {
-                Ok(MaybeString(Some(s.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeString, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MaybeString(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeString, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeString(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A JSON scanner that only finds where values end (it checks structure, not escapes or numbers:
 /// serde checks those when a picked value is decoded).
 struct Scanner<'a> {
@@ -278,6 +169,37 @@ impl<'a> Scanner<'a> {
             }
             // A backslash escapes the byte after it.
             self.i = at + 2;
+        }
+    }
+
+    /// The object at the cursor: each member's key with the range of its value, which `value` reads
+    /// (the scanner at its start; it leaves the scanner after it).
+    fn members(
+        &mut self,
+        mut value: impl FnMut(&'a [u8], &mut Self) -> Option<()>,
+    ) -> Option<Members<'a>> {
+        self.expect(b'{')?;
+        let mut out = Vec::with_capacity(8);
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(out);
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':')?;
+            self.ws();
+            let start = self.i;
+            value(key, self)?;
+            out.push((key, start..self.i));
+            self.ws();
+            match self.next()? {
+                b',' => continue,
+                b'}' => return Some(out),
+                _ => return None,
+            }
         }
     }
 
@@ -366,19 +288,33 @@ mod tests {
     }
 
     #[test]
-    fn picks_strings_only() {
-        // `sched\u0075lerName` is `schedulerName` escaped; a nested `nodeName` is not picked.
-        let doc = br#"{"nodeName":"n1","hostNetwork":true,"x":{"nodeName":"no"},"sched\u0075lerName":"s","p":[1]}"#;
-        let got = pick_strings(
-            doc,
-            &["nodeName", "hostNetwork", "schedulerName", "p", "absent"],
+    fn finds_the_members_of_chosen_members_in_the_same_pass() {
+        let doc = br#"{"metadata":{"name":"p","managedFields":[{"f:x":{}}]},"spec":{"nodeName":"n1","x":{"nodeName":"no"}},"status":null,"kind":"Pod"}"#;
+        let (top, nested) =
+            members_two_levels(doc, &["spec", "status", "absent", "metadata"]).unwrap();
+        let keys = |m: &Members| {
+            m.iter()
+                .map(|(k, _)| String::from_utf8(k.to_vec()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&top), ["metadata", "spec", "status", "kind"]);
+        let spec = nested[0].as_ref().unwrap();
+        assert_eq!(keys(spec), ["nodeName", "x"]);
+        assert_eq!(&doc[member(spec, "nodeName").unwrap().clone()], br#""n1""#);
+        assert!(nested[1].is_none(), "null is not an object");
+        assert!(nested[2].is_none());
+        let meta = nested[3].as_ref().unwrap();
+        assert_eq!(
+            &doc[member(meta, "managedFields").unwrap().clone()],
+            br#"[{"f:x":{}}]"#
         );
         assert_eq!(
-            got,
-            Some(vec![Some("n1".into()), None, Some("s".into()), None, None])
+            &doc[member(&top, "spec").unwrap().clone()],
+            br#"{"nodeName":"n1","x":{"nodeName":"no"}}"#
         );
-        assert_eq!(pick_strings(b"[1]", &["a"]), None);
-        assert_eq!(pick_strings(b"{\"a\":\"b\"} x", &["a"]), None);
+        assert_eq!(members_two_levels(b"[1]", &["a"]), None);
+        assert_eq!(members_two_levels(b"{\"a\":{\"b\":1} x", &["a"]), None);
+        assert_eq!(members_two_levels(b"{\"a\":{\"b\" 1}}", &["a"]), None);
     }
 
     #[test]

@@ -20,31 +20,33 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String, u16), u64>>,
-    durations: Mutex<BTreeMap<(String, String, String), Histogram>>,
+    // Keyed by the static names of the verb and the served resource: no allocation per request.
+    requests: Mutex<BTreeMap<(&'static str, &'static str, &'static str, u16), u64>>,
+    durations: Mutex<BTreeMap<(&'static str, &'static str, &'static str), Histogram>>,
 }
 
 impl Metrics {
     /// Records one request: verb (upstream's: GET, LIST, WATCH, POST, PUT, PATCH, DELETE), group, resource, code.
-    pub fn observe(&self, verb: &str, group: &str, resource: &str, code: u16, took: Duration) {
-        {
-            let mut r = self.requests.lock().expect("metrics lock");
-            *r.entry((
-                verb.to_string(),
-                group.to_string(),
-                resource.to_string(),
-                code,
-            ))
+    pub fn observe(
+        &self,
+        verb: &'static str,
+        group: &'static str,
+        resource: &'static str,
+        code: u16,
+        took: Duration,
+    ) {
+        *self
+            .requests
+            .lock()
+            .expect("metrics lock")
+            .entry((verb, group, resource, code))
             .or_default() += 1;
-        }
         if verb == "WATCH" {
             return;
         }
         let secs = took.as_secs_f64();
         let mut d = self.durations.lock().expect("metrics lock");
-        let h = d
-            .entry((verb.to_string(), group.to_string(), resource.to_string()))
-            .or_default();
+        let h = d.entry((verb, group, resource)).or_default();
         if h.counts.is_empty() {
             h.counts = vec![0; BUCKETS.len()];
         }

@@ -7,9 +7,9 @@ use crate::decode::{self, FieldValidation};
 use crate::strategy::{self, Op};
 use crate::watchcache::{CachedObject, WatchCache};
 use bytes::Bytes;
+use chrono::{SecondsFormat, Utc};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use chrono::{SecondsFormat, Utc};
 use rand::Rng;
 use serde_json::{json, Map, Value};
 use skiff_api::patch::schema as patch_schema;
@@ -429,7 +429,8 @@ impl Registry {
                 (strategy::admit_decoded_create(resource, pod)?, warnings)
             }
             ("", "Event") => {
-                let Some((mut event, warnings)) = decode::typed_from_slice::<Event>(body, fv) else {
+                let Some((mut event, warnings)) = decode::typed_from_slice::<Event>(body, fv)
+                else {
                     return Ok(None);
                 };
                 prepare_new_metadata(resource, namespace, &mut event.metadata)?;
@@ -1082,7 +1083,11 @@ fn prepare_new_metadata(
 ) -> Result<(), ApiError> {
     if resource.namespaced {
         let ns = namespace.unwrap_or("");
-        if meta.namespace.as_deref().is_some_and(|b| !b.is_empty() && b != ns) {
+        if meta
+            .namespace
+            .as_deref()
+            .is_some_and(|b| !b.is_empty() && b != ns)
+        {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
@@ -1315,8 +1320,10 @@ mod tests {
     /// `v: stored`), as a lagging cache's would be.
     async fn registry_with_a_stale_cache() -> (Registry, i64) {
         let configmaps = resources::find("", "v1", "configmaps").unwrap();
-        let cm = |v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "cm", "namespace": "default", "uid": "u1"}, "data": {"v": v}});
+        let cm = |v: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": "default", "uid": "u1"}, "data": {"v": v}})
+        };
         let behind: Arc<dyn Store> = Arc::new(skiff_store::MemoryStore::new());
         let store: Arc<dyn Store> = Arc::new(skiff_store::MemoryStore::new());
         let key = configmaps.key("default", "cm");
@@ -1357,7 +1364,11 @@ mod tests {
             })
             .await
             .expect("precondition on the stored revision");
-        assert_eq!(data(&w), "stored", "the change applies to the stored object");
+        assert_eq!(
+            data(&w),
+            "stored",
+            "the change applies to the stored object"
+        );
         assert_eq!(w.object["data"]["w"], "1");
 
         // A change computed on the stale copy conflicts in the store and is made again on the stored
@@ -1386,7 +1397,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(data(&w), "cached");
-        assert!(meta_str(&w.object, "resourceVersion").parse::<i64>().unwrap() > rev);
+        assert!(
+            meta_str(&w.object, "resourceVersion")
+                .parse::<i64>()
+                .unwrap()
+                > rev
+        );
 
         // A delete whose resourceVersion precondition names the stored revision deletes.
         let (registry, rev) = registry_with_a_stale_cache().await;
@@ -1419,7 +1435,11 @@ mod tests {
             let pc = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                 "metadata": {"name": "low", "uid": "p"}, "value": 7, "globalDefault": true,
                 "preemptionPolicy": "Never"});
-            put(res("scheduling.k8s.io", "priorityclasses").key("", "low"), &pc).await;
+            put(
+                res("scheduling.k8s.io", "priorityclasses").key("", "low"),
+                &pc,
+            )
+            .await;
         }
         let cache = WatchCache::start(store.clone(), 100).await.unwrap();
         Registry {
@@ -1487,12 +1507,42 @@ mod tests {
         let cases: Vec<(&'static Resource, Value, FieldValidation, bool)> = vec![
             (pods, pod(json!({})), FieldValidation::Warn, false),
             (pods, pod(json!({})), FieldValidation::Warn, true),
-            (pods, pod(json!({"spec": {"bogus": 1}, "metadata": {"x": 2}})), FieldValidation::Warn, true),
-            (pods, pod(json!({"spec": {"priority": 7}})), FieldValidation::Strict, true),
-            (pods, pod(json!({"spec": {"priority": 8}})), FieldValidation::Warn, true),
-            (pods, pod(json!({"spec": {"priorityClassName": "none"}})), FieldValidation::Warn, false),
-            (pods, pod(json!({"metadata": {"namespace": "other"}})), FieldValidation::Warn, false),
-            (pods, pod(json!({"spec": {"containers": [{"name": "C_", "image": ""}]}})), FieldValidation::Warn, false),
+            (
+                pods,
+                pod(json!({"spec": {"bogus": 1}, "metadata": {"x": 2}})),
+                FieldValidation::Warn,
+                true,
+            ),
+            (
+                pods,
+                pod(json!({"spec": {"priority": 7}})),
+                FieldValidation::Strict,
+                true,
+            ),
+            (
+                pods,
+                pod(json!({"spec": {"priority": 8}})),
+                FieldValidation::Warn,
+                true,
+            ),
+            (
+                pods,
+                pod(json!({"spec": {"priorityClassName": "none"}})),
+                FieldValidation::Warn,
+                false,
+            ),
+            (
+                pods,
+                pod(json!({"metadata": {"namespace": "other"}})),
+                FieldValidation::Warn,
+                false,
+            ),
+            (
+                pods,
+                pod(json!({"spec": {"containers": [{"name": "C_", "image": ""}]}})),
+                FieldValidation::Warn,
+                false,
+            ),
             (events, event.clone(), FieldValidation::Strict, false),
             (events, event, FieldValidation::Warn, false),
         ];
@@ -1531,7 +1581,8 @@ mod tests {
                 }
                 (got, want) => panic!(
                     "case {i}: fast path {:?}, general path {:?}",
-                    got.map(|c| c.map(|c| c.written.object)).map_err(|e| e.to_body()),
+                    got.map(|c| c.map(|c| c.written.object))
+                        .map_err(|e| e.to_body()),
                     want.map(|c| c.written.object).map_err(|e| e.to_body())
                 ),
             }
@@ -1549,7 +1600,12 @@ mod tests {
         ] {
             let bytes = serde_json::to_vec(&body).unwrap();
             let got = fast
-                .create_from_json(pods, Some("default"), &bytes, &opts(FieldValidation::Strict))
+                .create_from_json(
+                    pods,
+                    Some("default"),
+                    &bytes,
+                    &opts(FieldValidation::Strict),
+                )
                 .await
                 .unwrap();
             assert!(got.is_none(), "{body}");

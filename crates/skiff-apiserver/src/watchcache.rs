@@ -36,22 +36,6 @@ pub struct CachedObject {
     pub deleting: bool,
 }
 
-/// What the cache reads of a stored object's metadata (everything else is skipped unread).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MetaView {
-    namespace: Option<String>,
-    name: Option<String>,
-    uid: Option<String>,
-    labels: Option<Map<String, Value>>,
-    /// Set (not null): the object is being deleted.
-    deletion_timestamp: Option<serde::de::IgnoredAny>,
-    finalizers: Option<Vec<String>>,
-    owner_references: Option<Vec<OwnerView>>,
-    /// Not stored normally (the revision is); present, the in-place build gives way.
-    resource_version: Option<serde::de::IgnoredAny>,
-}
-
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OwnerView {
@@ -87,55 +71,68 @@ impl CachedObject {
         rv: Revision,
         raw: &[u8],
     ) -> Option<CachedObject> {
-        let members = jsonscan::top_level_members(raw)?;
+        let selectable = selectable_fields(resource);
+        // One pass over the object finds the members of the metadata and of the selectable fields'
+        // parents too (`spec`, `status`, `involvedObject`).
+        let mut descend: Vec<&str> = vec!["metadata"];
+        for f in selectable {
+            if let Some((parent, child)) = f.split_once('.') {
+                if child.contains('.') {
+                    return None; // deeper paths: none of the served kinds has one
+                }
+                if !descend.contains(&parent) {
+                    descend.push(parent);
+                }
+            }
+        }
+        let (members, nested) = jsonscan::members_two_levels(raw, &descend)?;
         let meta_range = jsonscan::member(&members, "metadata")?.clone();
-        let meta: MetaView = serde_json::from_slice(&raw[meta_range.clone()]).ok()?;
-        if meta.resource_version.is_some() {
+        let meta = nested[0].as_ref()?;
+        let field = |name: &str| jsonscan::member(meta, name).map(|r| &raw[r.clone()]);
+        // Each as its own type decodes it (a value of another type gives way to the full decode);
+        // absent or null is `None`.
+        fn decoded<T: serde::de::DeserializeOwned>(bytes: Option<&[u8]>) -> Option<Option<T>> {
+            match bytes {
+                None => Some(None),
+                Some(b) => serde_json::from_slice::<Option<T>>(b).ok(),
+            }
+        }
+        let set = |name: &str| field(name).is_some_and(|b| b != b"null");
+        if set("resourceVersion") {
             return None;
         }
-        let selectable = selectable_fields(resource);
-        let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(selectable.len());
-        let mut i = 0;
-        while i < selectable.len() {
-            let Some((parent, _)) = selectable[i].split_once('.') else {
-                // A top-level field.
-                let value = jsonscan::member(&members, selectable[i])
-                    .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok());
-                fields.push((selectable[i], value.unwrap_or_default()));
-                i += 1;
-                continue;
-            };
-            // The run of fields under the same parent, picked in one pass over it.
-            let run = &selectable[i..];
-            let run = &run[..run
-                .iter()
-                .take_while(|g| g.split_once('.').is_some_and(|(p, _)| p == parent))
-                .count()];
-            let children: Vec<&str> = run.iter().map(|g| &g[parent.len() + 1..]).collect();
-            if children.iter().any(|c| c.contains('.')) {
-                return None; // deeper paths: none of the served kinds has one
-            }
-            let picked = jsonscan::member(&members, parent)
-                .and_then(|r| jsonscan::pick_strings(&raw[r.clone()], &children))
-                .unwrap_or_else(|| vec![None; children.len()]);
-            for (g, v) in run.iter().zip(picked) {
-                fields.push((g, v.unwrap_or_default()));
-            }
-            i += run.len();
-        }
+        let string_at = |parent: Option<&jsonscan::Members>, name: &str| {
+            parent
+                .and_then(|m| jsonscan::member(m, name))
+                .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok())
+                .unwrap_or_default()
+        };
+        let fields = selectable
+            .iter()
+            .map(|f| {
+                let value = match f.split_once('.') {
+                    None => string_at(Some(&members), f),
+                    Some((parent, child)) => {
+                        let at = descend.iter().position(|d| *d == parent);
+                        string_at(at.and_then(|i| nested[i].as_ref()), child)
+                    }
+                };
+                (*f, value)
+            })
+            .collect();
+        let owners: Option<Vec<OwnerView>> = decoded(field("ownerReferences"))?;
         let rv_text = rv.to_string();
         let json = jsonscan::with_resource_version_at(raw, meta_range, &rv_text)?;
         Some(CachedObject {
             key: key.to_string(),
             rv,
             json: Bytes::from(json),
-            namespace: meta.namespace.unwrap_or_default(),
-            name: meta.name.unwrap_or_default(),
-            labels: meta.labels.unwrap_or_default(),
+            namespace: decoded(field("namespace"))?.unwrap_or_default(),
+            name: decoded(field("name"))?.unwrap_or_default(),
+            labels: decoded(field("labels"))?.unwrap_or_default(),
             fields,
-            uid: meta.uid.unwrap_or_default(),
-            owners: meta
-                .owner_references
+            uid: decoded(field("uid"))?.unwrap_or_default(),
+            owners: owners
                 .unwrap_or_default()
                 .into_iter()
                 .map(|o| OwnerRef {
@@ -145,8 +142,8 @@ impl CachedObject {
                     uid: o.uid.unwrap_or_default(),
                 })
                 .collect(),
-            finalizers: meta.finalizers.unwrap_or_default(),
-            deleting: meta.deletion_timestamp.is_some(),
+            finalizers: decoded(field("finalizers"))?.unwrap_or_default(),
+            deleting: set("deletionTimestamp"),
         })
     }
 

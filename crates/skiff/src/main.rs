@@ -225,7 +225,9 @@ fn start_memory_purger() {
             unsafe { libmimalloc_sys::mi_collect(false) };
         });
     if let Err(e) = spawned {
-        eprintln!("skiff: no memory purge thread ({e}); freed memory returns to the OS more slowly");
+        eprintln!(
+            "skiff: no memory purge thread ({e}); freed memory returns to the OS more slowly"
+        );
     }
 }
 
