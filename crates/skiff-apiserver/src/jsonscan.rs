@@ -74,9 +74,33 @@ pub fn with_first_member(object: &[u8], name: &str, value: &str) -> Option<Vec<u
 /// the metadata's first member: what watchers and readers get. `None` if `json` is not an object
 /// with an object `metadata`.
 pub fn with_resource_version(json: &[u8], rv: &str) -> Option<Vec<u8>> {
-    let members = top_level_members(json)?;
-    let meta = member(&members, "metadata")?.clone();
+    let meta = member_up_to(json, "metadata")?;
     with_resource_version_at(json, meta, rv)
+}
+
+/// The byte range of the value of the member `key` of the JSON object `json`, scanning only as far as
+/// that member: what follows it is not checked, so `json` must be known to be well formed (stored
+/// JSON, where the metadata comes third, after apiVersion and kind).
+fn member_up_to(json: &[u8], key: &str) -> Option<Range<usize>> {
+    let mut s = Scanner { b: json, i: 0 };
+    s.ws();
+    s.expect(b'{')?;
+    loop {
+        s.ws();
+        let k = s.string()?;
+        s.ws();
+        s.expect(b':')?;
+        s.ws();
+        let start = s.i;
+        s.value()?;
+        if k == key.as_bytes() {
+            return Some(start..s.i);
+        }
+        s.ws();
+        if s.next()? != b',' {
+            return None;
+        }
+    }
 }
 
 /// [`with_resource_version`] for a caller that has found the metadata's range already.
@@ -285,6 +309,20 @@ mod tests {
         let out = with_first_member(b"{ }", "resourceVersion", "7").unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v, json!({"resourceVersion": "7"}));
+    }
+
+    #[test]
+    fn splices_the_resource_version_into_the_metadata() {
+        let doc = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"a":[1]}}"#;
+        let out = with_resource_version(doc, "7").unwrap();
+        assert_eq!(
+            out,
+            br#"{"apiVersion":"v1","kind":"Pod","metadata":{"resourceVersion":"7","name":"p"},"spec":{"a":[1]}}"#
+        );
+        let out = with_resource_version(br#"{"metadata":{}}"#, "8").unwrap();
+        assert_eq!(out, br#"{"metadata":{"resourceVersion":"8"}}"#);
+        assert_eq!(with_resource_version(br#"{"kind":"X"}"#, "9"), None);
+        assert_eq!(with_resource_version(br#"{"metadata":[]}"#, "9"), None);
     }
 
     #[test]

@@ -600,12 +600,16 @@ impl Registry {
         let class = if class_name.is_empty() {
             // Runs on every pod create without a class: only the default class is decoded.
             let (all, _) = self.cache.list(pcs, &pcs.key_prefix(), None);
+            // The stored JSON (serde_json's, no spaces) of a default class has this text; the
+            // classes without it (nearly all) are not scanned.
+            let finder = memchr::memmem::Finder::new(b"\"globalDefault\":true");
             all.into_iter()
                 .find(|c| {
-                    crate::jsonscan::top_level_members(&c.json).is_some_and(|members| {
-                        crate::jsonscan::member(&members, "globalDefault")
-                            .is_some_and(|r| &c.json[r.clone()] == b"true")
-                    })
+                    finder.find(&c.json).is_some()
+                        && crate::jsonscan::top_level_members(&c.json).is_some_and(|members| {
+                            crate::jsonscan::member(&members, "globalDefault")
+                                .is_some_and(|r| &c.json[r.clone()] == b"true")
+                        })
                 })
                 .map(|c| c.value())
         } else {
