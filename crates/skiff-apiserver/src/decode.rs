@@ -127,8 +127,9 @@ where
 }
 
 /// [`typed`] straight from a JSON body, for a create's fast path: `None` wherever the body needs what
-/// only the JSON value path does (anything that fails to decode, duplicate members, unknown fields
-/// under `Strict`), and that path then gives the answer, errors included.
+/// only the JSON value path does (anything that does not decode as the type, unknown fields under
+/// `Strict`), and that path then gives the answer, errors included. Of duplicate members the last
+/// wins, as in a JSON value.
 pub fn typed_from_slice<T>(body: &[u8], fv: FieldValidation) -> Option<(T, Vec<String>)>
 where
     T: serde::de::DeserializeOwned,

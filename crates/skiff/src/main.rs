@@ -189,9 +189,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long freed memory stays mapped before mimalloc returns it to the OS (milliseconds).
 ///
-/// Not 0: returning every freed page at once cost the server about 8% of its CPU under load (page faults,
-/// `madvise` and TLB shootdowns when the same pages are used again moments later; bench/README.md,
-/// 2026-11-28). Not mimalloc's default of one second either: [`PURGE_INTERVAL`]'s collector returns what
+/// Not 0: returning every freed page at once cost the server about 15% of its CPU per scheduled pod
+/// under load (page faults, `madvise` and TLB shootdowns when the same pages are used again moments
+/// later; bench/README.md, 2026-11-28). Not mimalloc's default of one second either: [`PURGE_INTERVAL`]'s collector returns what
 /// has been free for this long, so an idle server gives back the memory of a large LIST within a fraction of
 /// a second.
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
