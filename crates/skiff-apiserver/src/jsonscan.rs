@@ -86,11 +86,7 @@ fn member_up_to(json: &[u8], key: &str) -> Option<Range<usize>> {
     s.ws();
     s.expect(b'{')?;
     loop {
-        s.ws();
-        let k = s.string()?;
-        s.ws();
-        s.expect(b':')?;
-        s.ws();
+        let k = s.key()?;
         let start = s.i;
         s.value()?;
         if k == key.as_bytes() {
@@ -196,6 +192,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A member's key and the colon after it (with the whitespace around them); the cursor is then at
+    /// the member's value.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.ws();
+        let key = self.string()?;
+        self.ws();
+        self.expect(b':')?;
+        self.ws();
+        Some(key)
+    }
+
     /// The object at the cursor: each member's key with the range of its value, which `value` reads
     /// (the scanner at its start; it leaves the scanner after it).
     fn members(
@@ -210,11 +217,7 @@ impl<'a> Scanner<'a> {
             return Some(out);
         }
         loop {
-            self.ws();
-            let key = self.string()?;
-            self.ws();
-            self.expect(b':')?;
-            self.ws();
+            let key = self.key()?;
             let start = self.i;
             value(key, self)?;
             out.push((key, start..self.i));
