@@ -279,6 +279,28 @@ pub fn pod_requests(pod: &Pod, non_zero: bool) -> Resource {
     reqs.into_resource()
 }
 
+/// `pod_requests(pod, false)` with the CPU and memory of `pod_requests(pod, true)`: the second without a
+/// second pass over the containers when every container names both cpu and memory among its requests,
+/// since the non-zero defaults then change nothing (they fill only requests that are not there).
+pub fn requests_and_non_zero(pod: &Pod) -> (Resource, i64, i64) {
+    let requests = pod_requests(pod, false);
+    let names_both = |c: &Container| {
+        c.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .is_some_and(|r| r.contains_key(CPU) && r.contains_key(MEMORY))
+    };
+    let defaults_change_nothing = pod.spec.as_ref().is_none_or(|s| {
+        s.containers.iter().all(names_both) && s.init_containers.iter().flatten().all(names_both)
+    });
+    if defaults_change_nothing {
+        let (cpu, memory) = (requests.milli_cpu, requests.memory);
+        return (requests, cpu, memory);
+    }
+    let nz = pod_requests(pod, true);
+    (requests, nz.milli_cpu, nz.memory)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +340,43 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn non_zero_requests_without_a_second_pass_are_the_same() {
+        let cases = [
+            pod(
+                vec![container(&[("cpu", "100m"), ("memory", "500Mi")])],
+                vec![],
+                &[],
+            ),
+            pod(
+                vec![container(&[("cpu", "0"), ("memory", "0")])],
+                vec![],
+                &[("cpu", "50m")],
+            ),
+            pod(vec![container(&[("cpu", "100m")])], vec![], &[]),
+            pod(
+                vec![container(&[("memory", "1Gi")]), container(&[])],
+                vec![],
+                &[],
+            ),
+            pod(
+                vec![container(&[("cpu", "1"), ("memory", "1Gi")])],
+                vec![container(&[("cpu", "3")])],
+                &[],
+            ),
+            Pod::default(),
+        ];
+        for p in &cases {
+            let nz = pod_requests(p, true);
+            let (requests, cpu, memory) = requests_and_non_zero(p);
+            assert_eq!(requests, pod_requests(p, false));
+            assert_eq!((cpu, memory), (nz.milli_cpu, nz.memory), "{:?}", p.spec);
+        }
+        // The defaults do apply where a container leaves one out.
+        let (_, cpu, memory) = requests_and_non_zero(&cases[2]);
+        assert_eq!((cpu, memory), (100, DEFAULT_MEMORY_REQUEST));
     }
 
     #[test]

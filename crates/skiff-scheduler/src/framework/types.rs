@@ -6,7 +6,7 @@
 
 use crate::framework::Selector;
 use crate::labels::{labels_of, Labels};
-use crate::resources::{pod_requests, Resource};
+use crate::resources::{requests_and_non_zero, Resource};
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, Toleration, WeightedPodAffinityTerm};
 use std::sync::Arc;
 
@@ -139,8 +139,7 @@ impl PodInfo {
         let key = pod_key(&pod);
         let spec = pod.spec.as_ref();
         let priority = spec.and_then(|s| s.priority).unwrap_or(0);
-        let requests = pod_requests(&pod, false);
-        let nz = pod_requests(&pod, true);
+        let (requests, non_zero_cpu, non_zero_memory) = requests_and_non_zero(&pod);
         let affinity = spec.and_then(|s| s.affinity.as_ref());
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
@@ -228,8 +227,8 @@ impl PodInfo {
         let mut info = PodInfo {
             key,
             priority,
-            non_zero_cpu: nz.milli_cpu,
-            non_zero_memory: nz.memory,
+            non_zero_cpu,
+            non_zero_memory,
             requests,
             required_affinity_terms,
             required_anti_affinity_terms,
