@@ -7,6 +7,7 @@
 pub mod defaults;
 pub mod field;
 pub mod fields;
+pub mod jsonscan;
 pub mod labels;
 pub mod managedfields;
 pub mod names;

@@ -33,11 +33,13 @@ pub struct Assignment<'a> {
 /// gated.
 pub fn assign(raw: &[u8], rev: i64, a: &Assignment<'_>) -> Result<Vec<u8>, ApiError> {
     let broken = || ApiError::internal(format!("stored pod {} is not a JSON object", a.name));
-    let members = jsonscan::top_level_members(raw).ok_or_else(broken)?;
+    // The metadata's members are found in the same pass as the object's.
+    let (members, nested) = jsonscan::members_two_levels(raw, &["metadata"]).ok_or_else(broken)?;
     let meta_range = jsonscan::member(&members, "metadata")
         .filter(|r| raw[r.start] == b'{')
         .ok_or_else(broken)?
         .clone();
+    let meta_members = nested[0].as_ref().ok_or_else(broken)?;
     let spec_range = jsonscan::member(&members, "spec")
         .filter(|r| raw[r.start] == b'{')
         .ok_or_else(broken)?
@@ -45,7 +47,8 @@ pub fn assign(raw: &[u8], rev: i64, a: &Assignment<'_>) -> Result<Vec<u8>, ApiEr
 
     // Metadata without its managed fields, which are copied back as stored.
     let meta_raw = &raw[meta_range.clone()];
-    let managed = jsonscan::find_member(meta_raw, "managedFields");
+    let managed = jsonscan::member(meta_members, "managedFields")
+        .map(|r| r.start - meta_range.start..r.end - meta_range.start);
     let mut meta: Value = match &managed {
         Some(r) => serde_json::from_slice(&jsonscan::replace_range(meta_raw, r.clone(), b"null")),
         None => serde_json::from_slice(meta_raw),

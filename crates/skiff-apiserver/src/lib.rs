@@ -18,7 +18,7 @@ mod credentials;
 mod decode;
 mod discovery;
 mod handlers;
-mod jsonscan;
+use skiff_api::jsonscan;
 mod metrics;
 mod negotiation;
 mod podlogs;

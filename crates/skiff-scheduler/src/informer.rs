@@ -116,7 +116,7 @@ fn without_managed_fields(line: &str) -> Option<String> {
     const KEY: &[u8] = b"\"managedFields\":";
     let bytes = line.as_bytes();
     let start = memchr::memmem::find(bytes, KEY)?;
-    let end = skip_value(bytes, start + KEY.len())?;
+    let end = skiff_api::jsonscan::value_end(bytes, start + KEY.len())?;
     let (cut_start, cut_end) = if bytes.get(end) == Some(&b',') {
         (start, end + 1)
     } else if start > 0 && bytes[start - 1] == b',' {
@@ -128,42 +128,6 @@ fn without_managed_fields(line: &str) -> Option<String> {
     out.push_str(&line[..cut_start]);
     out.push_str(&line[cut_end..]);
     Some(out)
-}
-
-/// The index just past the JSON value starting at `i` (no whitespace inside structure expected, but
-/// tolerated), or `None` if the text ends first.
-fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    loop {
-        match *b.get(i)? {
-            b'"' => {
-                i += 1;
-                loop {
-                    let j = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-                    if b[j] == b'\\' {
-                        i = j + 2;
-                    } else {
-                        i = j + 1;
-                        break;
-                    }
-                }
-                if depth == 0 {
-                    return Some(i);
-                }
-                continue;
-            }
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            b',' if depth == 0 => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
 }
 
 pub async fn run<K>(

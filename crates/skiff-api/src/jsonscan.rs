@@ -1,11 +1,12 @@
-//! Reading a few fields out of stored JSON without decoding the whole object.
+//! Reading a few fields out of compact JSON without decoding the whole object.
 //!
-//! The watch cache looks at every committed object (its metadata and the handful of fields that field
-//! selectors use) and must hand watchers the stored JSON with `metadata.resourceVersion` added. Decoding
-//! each object into a `serde_json::Value` and encoding it again cost the API server about a tenth of
-//! its CPU under write load; this module finds the members of an object (and of the members asked
-//! for, in the same pass) in place, so that only the fields needed are decoded, and splices the
-//! resourceVersion into the metadata's bytes. Keys are compared as they are written: Skiff stores its
+//! The API server's watch cache looks at every committed object (its metadata and the handful of fields
+//! that field selectors use) and must hand watchers the stored JSON with `metadata.resourceVersion`
+//! added. Decoding each object into a `serde_json::Value` and encoding it again cost the API server about
+//! a tenth of its CPU under write load; this module finds the members of an object (and of the members
+//! asked for, in the same pass) in place, so that only the fields needed are decoded, and splices the
+//! resourceVersion into the metadata's bytes. The scheduler's informer uses it to cut managed fields
+//! out of watch events before decoding them. Keys are compared as they are written: Skiff stores its
 //! objects with serde_json, which escapes no letter of a field name.
 
 use std::ops::Range;
@@ -74,14 +75,14 @@ pub fn with_first_member(object: &[u8], name: &str, value: &str) -> Option<Vec<u
 /// the metadata's first member: what watchers and readers get. `None` if `json` is not an object
 /// with an object `metadata`.
 pub fn with_resource_version(json: &[u8], rv: &str) -> Option<Vec<u8>> {
-    let meta = member_up_to(json, "metadata")?;
+    let meta = find_member(json, "metadata")?;
     with_resource_version_at(json, meta, rv)
 }
 
 /// The byte range of the value of the member `key` of the JSON object `json`, scanning only as far as
-/// that member: what follows it is not checked, so `json` must be known to be well formed (stored
-/// JSON, where the metadata comes third, after apiVersion and kind).
-fn member_up_to(json: &[u8], key: &str) -> Option<Range<usize>> {
+/// that member: what follows it is not checked, so `json` must be known to be well formed (stored or
+/// freshly encoded JSON).
+pub fn find_member(json: &[u8], key: &str) -> Option<Range<usize>> {
     let mut s = Scanner { b: json, i: 0 };
     s.ws();
     s.expect(b'{')?;
@@ -97,6 +98,13 @@ fn member_up_to(json: &[u8], key: &str) -> Option<Range<usize>> {
             return None;
         }
     }
+}
+
+/// The index just past the JSON value that starts at `start` in `json`; `None` if the text ends first.
+pub fn value_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut s = Scanner { b: json, i: start };
+    s.value()?;
+    Some(s.i)
 }
 
 /// [`with_resource_version`] for a caller that has found the metadata's range already.
@@ -127,11 +135,6 @@ pub fn with_last_member(object: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
     out.extend_from_slice(value);
     out.extend_from_slice(&object[close..]);
     out
-}
-
-/// The byte range of the value of the member `key` of the JSON object `json`, if it has one.
-pub fn find_member(json: &[u8], key: &str) -> Option<Range<usize>> {
-    member(&top_level_members(json)?, key).cloned()
 }
 
 /// `json` with the bytes in `range` replaced by `with`.
