@@ -212,6 +212,18 @@ impl Created {
     }
 }
 
+/// In a read-modify-write's retry loop: the outcome `$result` decided on `$existing` is returned if that
+/// was read from the store, and retried from a store read if it was the watch cache's copy (which may
+/// lag), as upstream's GuaranteedUpdate does when its state is not known to be current.
+macro_rules! retry_if_stale {
+    ($existing:expr, $result:expr) => {{
+        if !$existing.current {
+            continue;
+        }
+        return $result;
+    }};
+}
+
 /// An object as a read-modify-write found it: as stored (no resourceVersion), at revision `rev`.
 struct Existing {
     object: Value,
@@ -360,9 +372,7 @@ impl Registry {
         if resource.namespaced {
             let ns = namespace.unwrap_or("");
             if !body_ns.is_empty() && body_ns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
+                return Err(namespace_mismatch());
             }
             meta_mut(&mut obj).insert("namespace".into(), Value::String(ns.to_string()));
         } else {
@@ -762,12 +772,9 @@ impl Registry {
             let (mut old, rev) = (existing.object, existing.rev);
             // A failure on the watch cache's copy may be its staleness: retried from the store.
             macro_rules! fail {
-                ($e:expr) => {{
-                    if !existing.current {
-                        continue;
-                    }
-                    return $e;
-                }};
+                ($e:expr) => {
+                    retry_if_stale!(existing, $e)
+                };
             }
             macro_rules! attempt {
                 ($r:expr) => {
@@ -791,9 +798,7 @@ impl Registry {
             }
             let body_ns = meta_str(&new, "namespace").to_string();
             if resource.namespaced && !body_ns.is_empty() && Some(body_ns.as_str()) != namespace {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
+                return Err(namespace_mismatch());
             }
             // Optimistic concurrency: a resourceVersion in the body must be the current one.
             let sent_rv = meta_str(&new, "resourceVersion").to_string();
@@ -866,17 +871,14 @@ impl Registry {
                 );
             }
             if equal_but_managed_times(&new, &old) {
-                if !existing.current {
-                    continue; // no change to a cached copy: confirm on the stored object
-                }
                 // A no-op write is not stored (upstream skips it and keeps the resourceVersion).
                 set_rv(&mut old, rev);
-                return Ok(Written {
+                fail!(Ok(Written {
                     object: old,
                     stored: None,
                     warnings,
                     created: false,
-                });
+                }));
             }
             // An object being deleted whose last finalizer is gone is removed now.
             let deleting = !meta_str(&new, "deletionTimestamp").is_empty();
@@ -960,12 +962,9 @@ impl Registry {
             // A failed precondition or a no-op on the watch cache's copy may be its staleness: retried
             // from the store.
             macro_rules! fail {
-                ($e:expr) => {{
-                    if !existing.current {
-                        continue;
-                    }
-                    return $e;
-                }};
+                ($e:expr) => {
+                    retry_if_stale!(existing, $e)
+                };
             }
             if let Some(uid) = &opts.precondition_uid {
                 let cur = meta_str(&obj, "uid");
@@ -1070,6 +1069,13 @@ impl Registry {
     }
 }
 
+/// A body whose `metadata.namespace` is not the request's (upstream's wording).
+fn namespace_mismatch() -> ApiError {
+    ApiError::bad_request(
+        "the namespace of the provided object does not match the namespace sent on the request",
+    )
+}
+
 /// Priority admission's refusal of a pod whose `spec.priority` is not its class's.
 fn priority_mismatch(pod_name: &str, sent: i64, value: i64) -> ApiError {
     ApiError::forbidden(format!(
@@ -1092,9 +1098,7 @@ fn prepare_new_metadata(
             .as_deref()
             .is_some_and(|b| !b.is_empty() && b != ns)
         {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
+            return Err(namespace_mismatch());
         }
         meta.namespace = Some(ns.to_string());
     } else {
