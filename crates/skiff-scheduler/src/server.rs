@@ -326,8 +326,12 @@ async fn event_writer(client: Client, mut rx: mpsc::Receiver<Event>) {
 }
 
 /// Sends a write whose answer is not read beyond its status: the object the server returns is not
-/// decoded (the informer sees the change anyway).
-async fn send_discarding(client: &Client, req: http::Request<Vec<u8>>) -> kube::Result<()> {
+/// decoded (the informer sees the change anyway). Takes the request as built, failure included.
+async fn send_discarding(
+    client: &Client,
+    req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+) -> kube::Result<()> {
+    let req = req.map_err(kube::Error::BuildRequest)?;
     client.request_text(req).await.map(drop)
 }
 
@@ -337,9 +341,7 @@ async fn post_event(client: Client, ev: &Event) -> kube::Result<()> {
     let ns = ev.metadata.namespace.as_deref().unwrap_or_default();
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let body = serde_json::to_vec(ev).map_err(kube::Error::SerdeError)?;
-    let req = kube::core::Request::new(api.resource_url())
-        .create(&PostParams::default(), body)
-        .map_err(kube::Error::BuildRequest)?;
+    let req = kube::core::Request::new(api.resource_url()).create(&PostParams::default(), body);
     send_discarding(&client, req).await
 }
 
@@ -923,17 +925,9 @@ impl Scheduler {
                     &PatchParams::default(),
                     &Patch::Strategic(condition),
                 );
-                if let Ok(req) = patch {
-                    let _ = send_discarding(&client, req).await;
-                }
-                let delete = kube::core::Request::new(url)
-                    .delete(&name, &DeleteParams::default())
-                    .map_err(kube::Error::BuildRequest);
-                let sent = match delete {
-                    Ok(req) => send_discarding(&client, req).await,
-                    Err(e) => Err(e),
-                };
-                let failed = match sent {
+                let _ = send_discarding(&client, patch).await;
+                let delete = kube::core::Request::new(url).delete(&name, &DeleteParams::default());
+                let failed = match send_discarding(&client, delete).await {
                     Ok(()) => false,
                     Err(kube::Error::Api(s)) if s.code == 404 => false,
                     Err(e) => {
@@ -961,9 +955,7 @@ impl Scheduler {
                     &PatchParams::default(),
                     &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
                 );
-                if let Ok(req) = req {
-                    let _ = send_discarding(&client, req).await;
-                }
+                let _ = send_discarding(&client, req).await;
             });
         }
     }
@@ -1026,11 +1018,7 @@ impl Scheduler {
                 } else {
                     request.patch(&name, &pp, &Patch::Merge(&patch))
                 };
-                let r = match req {
-                    Ok(req) => send_discarding(&client, req).await,
-                    Err(e) => Err(kube::Error::BuildRequest(e)),
-                };
-                match r {
+                match send_discarding(&client, req).await {
                     Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => {
                         tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
                     }
