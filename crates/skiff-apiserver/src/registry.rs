@@ -14,7 +14,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 use skiff_api::patch::schema as patch_schema;
 use skiff_api::resources::{self, Resource};
-use skiff_api::{managedfields, ApiError};
+use skiff_api::{jsonscan, managedfields, ApiError};
 use skiff_store::{KeyValue, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,35 +85,27 @@ fn drop_unstored_fields(obj: &mut Value) {
     }
 }
 
-/// [`encode_for_store`] of an object whose `metadata.managedFields` are given as JSON text: they go
-/// last in its metadata, as the general path's insert would put them.
-fn encode_with_managed_fields(obj: &mut Value, managed_fields: &str) -> Bytes {
-    drop_unstored_fields(obj);
-    let Some(root) = obj.as_object() else {
-        return encode_for_store(obj);
-    };
-    let mut out = Vec::with_capacity(2048 + managed_fields.len());
-    out.push(b'{');
-    for (i, (k, v)) in root.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, k).expect("JSON values encode");
-        out.push(b':');
-        serde_json::to_writer(&mut out, v).expect("JSON values encode");
-        if k == "metadata" && v.is_object() {
-            // Reopen the metadata object for one more member.
-            out.pop();
-            if out.last() != Some(&b'{') {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"\"managedFields\":");
-            out.extend_from_slice(managed_fields.as_bytes());
-            out.push(b'}');
-        }
-    }
-    out.push(b'}');
-    Bytes::from(out)
+/// A create's stored JSON and its managed fields: `text` is the object's JSON without them (nor a
+/// resourceVersion). `None` when the create shortcut does not apply
+/// ([`managedfields::created_entries_json`]).
+fn created_text(resource: &Resource, text: &[u8], opts: &WriteOptions) -> Option<(Bytes, String)> {
+    let managed_fields = managedfields::created_entries_json(
+        text,
+        &opts.field_manager,
+        &resource.api_version(),
+        patch_schema::root_type(resource.group, resource.kind),
+        &now(),
+    )?;
+    Some((with_managed_fields(text, &managed_fields)?, managed_fields))
+}
+
+/// An object's JSON with `metadata.managedFields` (given as JSON text) last in its metadata, where the
+/// general path's insert puts them.
+fn with_managed_fields(text: &[u8], managed_fields: &str) -> Option<Bytes> {
+    let meta = jsonscan::find_member(text, "metadata")?;
+    let meta_json =
+        jsonscan::with_last_member(&text[meta.clone()], b"managedFields", managed_fields.as_bytes());
+    Some(Bytes::from(jsonscan::replace_range(text, meta, &meta_json)))
 }
 
 /// A read-modify-write that kept losing to concurrent writers.
@@ -178,12 +170,21 @@ pub struct Written {
     pub created: bool,
 }
 
-/// A create as written. `written.object` leaves out `metadata.managedFields` when `managed_fields`
-/// holds them as JSON text (the stored JSON has them): a reply made from `written.stored` needs no
-/// decoding of them.
+/// A create as written. `written.object` may leave out what the stored JSON has (see [`Rest`]): a
+/// reply made from `written.stored` needs no JSON value of the object at all.
 pub struct Created {
     pub written: Written,
-    managed_fields: Option<String>,
+    rest: Rest,
+}
+
+/// What a [`Created`]'s `written.object` leaves out.
+enum Rest {
+    /// Nothing.
+    Complete,
+    /// The managed fields, as this JSON text.
+    ManagedFields(String),
+    /// Everything but `metadata.resourceVersion`: the object is `written.stored` (a typed create).
+    InStored,
 }
 
 impl Created {
@@ -191,8 +192,22 @@ impl Created {
     /// path puts them (last, before the resourceVersion the store gave).
     pub fn into_written(self) -> Written {
         let mut written = self.written;
-        let Some(text) = self.managed_fields else {
-            return written;
+        let text = match self.rest {
+            Rest::Complete => return written,
+            Rest::ManagedFields(text) => text,
+            Rest::InStored => {
+                let rv = meta_str(&written.object, "resourceVersion").to_string();
+                let stored = written.stored.as_deref().unwrap_or_default();
+                match serde_json::from_slice::<Value>(stored) {
+                    Ok(mut object) => {
+                        meta_mut(&mut object).insert("resourceVersion".into(), Value::String(rv));
+                        written.object = object;
+                    }
+                    // The text is ours and always JSON.
+                    Err(e) => tracing::error!(error = %e, "a created object's stored JSON is not JSON"),
+                }
+                return written;
+            }
         };
         let entries: Value = match serde_json::from_str(&text) {
             Ok(entries) => entries,
@@ -427,7 +442,7 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Option<Created>, ApiError> {
         let fv = opts.field_validation;
-        let (obj, warnings) = match (resource.group, resource.kind) {
+        match (resource.group, resource.kind) {
             ("", "Pod") => {
                 let Some((mut pod, warnings)) = decode::typed_from_slice::<Pod>(body, fv) else {
                     return Ok(None);
@@ -436,7 +451,10 @@ impl Registry {
                 // Upstream's PrepareForCreate: the status is the kubelet's.
                 pod.status = None;
                 self.admit_decoded_pod_priority(&mut pod).await?;
-                (strategy::admit_decoded_create(resource, pod)?, warnings)
+                let pod = strategy::admit_decoded_create(resource, pod)?;
+                self.store_created_typed(resource, namespace, pod, warnings, opts)
+                    .await
+                    .map(Some)
             }
             ("", "Event") => {
                 let Some((mut event, warnings)) = decode::typed_from_slice::<Event>(body, fv)
@@ -444,13 +462,63 @@ impl Registry {
                     return Ok(None);
                 };
                 prepare_new_metadata(resource, namespace, &mut event.metadata)?;
-                (strategy::admit_decoded_create(resource, event)?, warnings)
+                let event = strategy::admit_decoded_create(resource, event)?;
+                self.store_created_typed(resource, namespace, event, warnings, opts)
+                    .await
+                    .map(Some)
             }
-            _ => return Ok(None),
+            _ => Ok(None),
+        }
+    }
+
+    /// The end of a typed create, after admission: the object is encoded once, straight into the
+    /// stored JSON, with its managed fields written from that text; no JSON value of it is built
+    /// (the reply is made from the stored JSON). Dry runs, applies and objects that bring managed
+    /// fields of their own take the general [`Registry::store_created`].
+    async fn store_created_typed<T: strategy::Admit>(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        mut obj: T,
+        warnings: Vec<String>,
+        opts: &WriteOptions,
+    ) -> Result<Created, ApiError> {
+        let to_value = |obj: &T| {
+            serde_json::to_value(obj).map_err(|e| ApiError::internal(e.to_string()))
         };
-        self.store_created(resource, namespace, obj, warnings, opts)
-            .await
-            .map(Some)
+        if opts.dry_run || opts.applied || obj.metadata().managed_fields.is_some() {
+            let value = to_value(&obj)?;
+            return self
+                .store_created(resource, namespace, value, warnings, opts)
+                .await;
+        }
+        let name = obj.metadata().name.clone().unwrap_or_default();
+        if resource.namespaced {
+            self.check_namespace(resource, namespace.unwrap_or(""), &name)
+                .await?;
+        }
+        // Not stored (prepare_new_metadata has cleared them already; as `drop_unstored_fields`).
+        let meta = obj.metadata_mut();
+        meta.resource_version = None;
+        meta.self_link = None;
+        let text = serde_json::to_vec(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
+        let Some((stored, _)) = created_text(resource, &text, opts) else {
+            // A shape the shortcut leaves to the general path.
+            let value = to_value(&obj)?;
+            return self
+                .store_admitted(resource, namespace, value, warnings, opts)
+                .await;
+        };
+        let rev = self.insert(resource, namespace, &name, stored.clone()).await?;
+        Ok(Created {
+            written: Written {
+                object: json!({"metadata": {"resourceVersion": rev.to_string()}}),
+                stored: Some(stored),
+                warnings,
+                created: true,
+            },
+            rest: Rest::InStored,
+        })
     }
 
     /// The end of a create, after admission: the namespace check, managed fields, and the write.
@@ -458,7 +526,7 @@ impl Registry {
         &self,
         resource: &'static Resource,
         namespace: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         warnings: Vec<String>,
         opts: &WriteOptions,
     ) -> Result<Created, ApiError> {
@@ -466,32 +534,43 @@ impl Registry {
             self.check_namespace(resource, namespace.unwrap_or(""), meta_str(&obj, "name"))
                 .await?;
         }
+        self.store_admitted(resource, namespace, obj, warnings, opts)
+            .await
+    }
+
+    /// [`Registry::store_created`] after the namespace check.
+    async fn store_admitted(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        mut obj: Value,
+        warnings: Vec<String>,
+        opts: &WriteOptions,
+    ) -> Result<Created, ApiError> {
         let name = meta_str(&obj, "name").to_string();
         // The managed fields of nearly every create are written as JSON text straight into the
         // stored bytes; the general path (and a dry run, whose reply is `obj`) puts them into `obj`.
-        let mut managed_fields = None;
+        let mut stored = None;
+        let mut rest = Rest::Complete;
         if !opts.applied {
-            let ty = patch_schema::root_type(resource.group, resource.kind);
-            let api_version = resource.api_version();
-            let now = now();
             if !opts.dry_run {
-                managed_fields = managedfields::created_entries_json(
-                    &obj,
-                    &opts.field_manager,
-                    &api_version,
-                    ty,
-                    &now,
-                );
+                drop_unstored_fields(&mut obj);
+                let text = serde_json::to_vec(&obj).expect("JSON values encode");
+                if let Some((text, managed_fields)) = created_text(resource, &text, opts) {
+                    stored = Some(text);
+                    rest = Rest::ManagedFields(managed_fields);
+                }
             }
-            if managed_fields.is_none() {
+            if stored.is_none() {
+                let ty = patch_schema::root_type(resource.group, resource.kind);
                 managedfields::update(
                     None,
                     &mut obj,
                     &opts.field_manager,
-                    &api_version,
+                    &resource.api_version(),
                     None,
                     ty,
-                    &now,
+                    &now(),
                 );
             }
         }
@@ -503,26 +582,15 @@ impl Registry {
                     warnings,
                     created: true,
                 },
-                managed_fields: None,
+                rest: Rest::Complete,
             });
         }
-        let key = resource.key(namespace.unwrap_or(""), &name);
-        let stored = match &managed_fields {
-            Some(mf) => encode_with_managed_fields(&mut obj, mf),
+        let stored = match stored {
+            Some(stored) => stored,
             None => encode_for_store(&mut obj),
         };
-        let kv = match self.store.create(&key, stored.clone()).await {
-            Ok(kv) => kv,
-            Err(StoreError::AlreadyExists { .. }) => {
-                return Err(ApiError::already_exists(
-                    resource.group,
-                    resource.plural,
-                    &name,
-                ))
-            }
-            Err(e) => return Err(store_err(e)),
-        };
-        set_rv(&mut obj, kv.mod_revision);
+        let rev = self.insert(resource, namespace, &name, stored.clone()).await?;
+        set_rv(&mut obj, rev);
         if resource.kind == "Namespace" && resource.group.is_empty() {
             self.ensure_default_service_account(&name).await;
         }
@@ -533,8 +601,28 @@ impl Registry {
                 warnings,
                 created: true,
             },
-            managed_fields,
+            rest,
         })
+    }
+
+    /// Writes a new object's stored JSON; its revision.
+    async fn insert(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        stored: Bytes,
+    ) -> Result<i64, ApiError> {
+        let key = resource.key(namespace.unwrap_or(""), name);
+        match self.store.create(&key, stored).await {
+            Ok(kv) => Ok(kv.mod_revision),
+            Err(StoreError::AlreadyExists { .. }) => Err(ApiError::already_exists(
+                resource.group,
+                resource.plural,
+                name,
+            )),
+            Err(e) => Err(store_err(e)),
+        }
     }
 
     /// Admission on create: service account, pod priority, service cluster IP.
@@ -1297,30 +1385,41 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
         let ty = patch_schema::root_type("", "Pod");
         let now = "2026-11-28T05:00:00Z";
-        let text = managedfields::created_entries_json(&pod, "m", "v1", ty, now).unwrap();
+        let pod_text = serde_json::to_vec(&pod).unwrap();
+        let text = managedfields::created_entries_json(&pod_text, "m", "v1", ty, now).unwrap();
 
         let mut general = pod.clone();
         managedfields::update(None, &mut general, "m", "v1", None, ty, now);
         let expected = encode_for_store(&mut general.clone());
-        let mut fast = pod.clone();
-        assert_eq!(encode_with_managed_fields(&mut fast, &text), expected);
+        assert_eq!(with_managed_fields(&pod_text, &text).unwrap(), expected);
 
+        let mut fast = pod.clone();
         set_rv(&mut fast, 7);
         set_rv(&mut general, 7);
+        let general = serde_json::to_string(&general).unwrap();
         let created = Created {
             written: Written {
                 object: fast,
+                stored: Some(expected.clone()),
+                warnings: Vec::new(),
+                created: true,
+            },
+            rest: Rest::ManagedFields(text),
+        };
+        let object = created.into_written().object;
+        assert_eq!(serde_json::to_string(&object).unwrap(), general);
+        // A typed create's object is the stored JSON.
+        let created = Created {
+            written: Written {
+                object: json!({"metadata": {"resourceVersion": "7"}}),
                 stored: Some(expected),
                 warnings: Vec::new(),
                 created: true,
             },
-            managed_fields: Some(text),
+            rest: Rest::InStored,
         };
         let object = created.into_written().object;
-        assert_eq!(
-            serde_json::to_string(&object).unwrap(),
-            serde_json::to_string(&general).unwrap()
-        );
+        assert_eq!(serde_json::to_string(&object).unwrap(), general);
     }
 
     /// A registry whose watch cache follows another store than the one it writes: the cache's copy of
@@ -1572,6 +1671,15 @@ mod tests {
                         "case {i}"
                     );
                     assert_eq!(got.written.warnings, want.written.warnings, "case {i}");
+                    // The whole object, for replies in other forms than the stored JSON.
+                    let object = |c: Created| {
+                        Bytes::from(serde_json::to_vec(&c.into_written().object).unwrap())
+                    };
+                    assert_eq!(
+                        comparable(&object(got)),
+                        comparable(&object(want)),
+                        "case {i}"
+                    );
                 }
                 (Err(got), Err(want)) => {
                     // The generated names differ: "web-" and five random characters.
@@ -1625,7 +1733,7 @@ mod tests {
             .unwrap()
             .expect("decoded");
         assert_eq!(
-            meta_str(&got.written.object, "name"),
+            meta_str(&got.into_written().object, "name"),
             "b",
             "the last of duplicate members wins, as in the JSON value"
         );

@@ -11,12 +11,15 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use skiff_api::resources::Resource;
 use skiff_api::{defaults, validation, ApiError, ErrorList};
 
 /// The typed behaviour of one kind.
-pub trait Admit: serde::de::DeserializeOwned + serde::Serialize {
+pub trait Admit:
+    serde::de::DeserializeOwned + serde::Serialize + k8s_openapi::Metadata<Ty = ObjectMeta>
+{
     fn default(&mut self) {}
     /// Defaulting of an updated object (upstream applies versioned defaults only, not create-time ones).
     fn default_update(&mut self) {
@@ -56,10 +59,21 @@ fn run<T: Admit>(
 /// Defaults and validates a decoded object; gives back its normalized JSON.
 fn admitted<T: Admit>(
     resource: &Resource,
-    mut obj: T,
+    obj: T,
     old: Option<&Value>,
     op: Op,
 ) -> Result<Value, ApiError> {
+    let obj = checked(resource, obj, old, op)?;
+    serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Defaults and validates a decoded object.
+fn checked<T: Admit>(
+    resource: &Resource,
+    mut obj: T,
+    old: Option<&Value>,
+    op: Op,
+) -> Result<T, ApiError> {
     match op {
         Op::Create => obj.default(),
         Op::Update | Op::StatusUpdate => obj.default_update(),
@@ -78,12 +92,8 @@ fn admitted<T: Admit>(
             obj.validate_status_update(&old, resource.namespaced)
         }
     };
-    let out = serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
     if !errs.is_empty() {
-        let name = out
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = obj.metadata().name.as_deref().unwrap_or("");
         return Err(ApiError::invalid(
             resource.group,
             resource.kind,
@@ -91,13 +101,13 @@ fn admitted<T: Admit>(
             &errs,
         ));
     }
-    Ok(out)
+    Ok(obj)
 }
 
 /// [`admit_create`] of an object already decoded (a create's fast path, see
-/// [`crate::registry::Registry::create_from_json`]).
-pub fn admit_decoded_create<T: Admit>(resource: &Resource, obj: T) -> Result<Value, ApiError> {
-    admitted(resource, obj, None, Op::Create)
+/// [`crate::registry::Registry::create_from_json`]): the defaulted, validated object.
+pub fn admit_decoded_create<T: Admit>(resource: &Resource, obj: T) -> Result<T, ApiError> {
+    checked(resource, obj, None, Op::Create)
 }
 
 macro_rules! dispatch {

@@ -16,12 +16,15 @@
 //! - explained attempts (annotation `scheduler.skiff.dev/explain: "true"` or
 //!   [`SchedulerOptions::explain_all`]) also write the three result annotations onto the pod.
 //!
-//! The scheduling loop, its informers and its binding tasks run on a dedicated OS thread with its own
-//! single-threaded tokio runtime: in `skiff server` the scheduler shares the process with the API
-//! server, whose hundreds of request tasks would otherwise starve the one scheduling task on the
-//! shared runtime (measured through the API, 10,000 pods on 5,000 nodes: p50 create-to-bound 930 ms
-//! on the shared runtime against 73 ms in a separate process). The API client's connections stay on
-//! the caller's runtime; decoding, scheduling and bookkeeping move to the scheduler's thread.
+//! The scheduling loop and its informers run on a dedicated OS thread with its own single-threaded
+//! tokio runtime: in `skiff server` the scheduler shares the process with the API server, whose
+//! hundreds of request tasks would otherwise starve the one scheduling task on the shared runtime
+//! (measured through the API, 10,000 pods on 5,000 nodes: p50 create-to-bound 930 ms on the shared
+//! runtime against 73 ms in a separate process). The API client's connections stay on the caller's
+//! runtime; decoding, scheduling and bookkeeping move to the scheduler's thread. The writes (bindings,
+//! events, status patches, victim deletes) run as tasks on the caller's runtime too: each answer
+//! that came back to the scheduler's thread woke it through its runtime's event fd (a system call and
+//! a context switch, two per request), and only a failed binding has anything to tell it.
 //!
 //! Events are fire-and-forget through a bounded queue (dropped when it is full, as client-go's
 //! broadcaster does). With leader election, only the holder of Lease `kube-system/kube-scheduler`
@@ -111,10 +114,10 @@ enum Msg {
     Node(Box<InformerEvent<Node>>),
     Pod(Box<InformerEvent<Pod>>),
     Namespace(Box<InformerEvent<Namespace>>),
-    BindDone {
+    BindFailed {
         key: String,
         node: String,
-        error: Option<String>,
+        error: String,
     },
     /// The API calls that preempt the victim `key` are done (`failed`: the delete failed).
     VictimPreempted {
@@ -130,6 +133,8 @@ struct Assumed {
 
 struct Scheduler {
     client: Client,
+    /// The runtime the API writes run on (the caller's, see the module's documentation).
+    writes: tokio::runtime::Handle,
     profiles: Arc<Vec<Profile>>,
     by_scheduler_name: HashMap<String, usize>,
     algorithm: Algorithm,
@@ -158,6 +163,7 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<Result<(), RunError>>();
+    let writes = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("skiff-scheduler".into())
         .spawn(move || {
@@ -166,7 +172,7 @@ pub async fn run(
                 .build()
             {
                 // A dropped sender (the caller went away) stops the scheduler too.
-                Ok(rt) => rt.block_on(run_here(client, options, async move {
+                Ok(rt) => rt.block_on(run_here(client, writes, options, async move {
                     let _ = stop_rx.await;
                 })),
                 Err(e) => Err(RunError::Thread(e.to_string())),
@@ -182,9 +188,10 @@ pub async fn run(
     done_rx.await.unwrap_or(Ok(()))
 }
 
-/// The scheduler on the current runtime, until `shutdown` completes.
+/// The scheduler on the current runtime, its writes on `writes`, until `shutdown` completes.
 async fn run_here(
     client: Client,
+    writes: tokio::runtime::Handle,
     options: SchedulerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
@@ -225,7 +232,7 @@ async fn run_here(
         ));
     }
     let (events_tx, events_rx) = mpsc::channel::<Event>(MAX_QUEUED_EVENTS);
-    tasks.spawn(event_writer(client.clone(), events_rx));
+    tasks.spawn_on(event_writer(client.clone(), events_rx), &writes);
     let (leading_tx, mut leading) = watch::channel(!options.leader_elect);
     if options.leader_elect {
         let id = options
@@ -243,6 +250,7 @@ async fn run_here(
 
     let mut s = Scheduler {
         client,
+        writes,
         profiles,
         by_scheduler_name,
         algorithm: Algorithm::new(None),
@@ -452,7 +460,7 @@ impl Scheduler {
                     }
                 }
             }
-            Msg::BindDone { key, node, error } => self.on_bind_done(key, node, error, now),
+            Msg::BindFailed { key, node, error } => self.on_bind_failed(key, node, error, now),
             Msg::VictimPreempted { key, failed } => {
                 // Settled once its deletion is seen too (or it failed): see `carry_out_preemption`.
                 let seen = self
@@ -674,11 +682,9 @@ impl Scheduler {
         self.queue.update(info, relevant, now);
     }
 
-    fn on_bind_done(&mut self, key: String, node: String, error: Option<String>, now: Instant) {
-        let Some(error) = error else {
-            // The informer confirms the binding; until then the pod stays assumed.
-            return;
-        };
+    /// A binding failed. (A successful one is confirmed by the informer; until then the pod stays
+    /// assumed.)
+    fn on_bind_failed(&mut self, key: String, node: String, error: String, now: Instant) {
         let Some(a) = self.assumed.remove(&key) else {
             return;
         };
@@ -839,8 +845,9 @@ impl Scheduler {
         );
         let tx = self.tx.clone();
         let events = self.events.clone();
-        tokio::spawn(async move {
-            let r = bind(&api, pod.name(), &binding).await;
+        let client = self.client.clone();
+        self.writes.spawn(async move {
+            let r = bind(&client, &api, pod.name(), &binding).await;
             drop(permit);
             // After the binding: the binding subresource does not retry on write conflicts.
             if let (Some(patch), Ok(_)) = (explain_patch, &r) {
@@ -852,7 +859,7 @@ impl Scheduler {
                 }
             }
             let error = match r {
-                Ok(_) => {
+                Ok(()) => {
                     let msg = format!(
                         "Successfully assigned {}/{} to {host}",
                         pod.namespace(),
@@ -869,11 +876,15 @@ impl Scheduler {
                 }
                 Err(e) => Some(e.to_string()),
             };
-            let _ = tx.send(Msg::BindDone {
-                key,
-                node: host,
-                error,
-            });
+            // A successful binding is confirmed by the informer: the scheduler's thread is only
+            // woken for a failure.
+            if let Some(error) = error {
+                let _ = tx.send(Msg::BindFailed {
+                    key,
+                    node: host,
+                    error,
+                });
+            }
         });
     }
 
@@ -917,7 +928,7 @@ impl Scheduler {
             }]}});
             let tx = self.tx.clone();
             let client = self.client.clone();
-            tokio::spawn(async move {
+            self.writes.spawn(async move {
                 let url = api.resource_url();
                 let patch = kube::core::Request::new(url).patch_subresource(
                     "status",
@@ -948,7 +959,7 @@ impl Scheduler {
             );
             let name = p.metadata.name.clone().unwrap_or_default();
             let client = self.client.clone();
-            tokio::spawn(async move {
+            self.writes.spawn(async move {
                 let req = kube::core::Request::new(api.resource_url()).patch_subresource(
                     "status",
                     &name,
@@ -1008,7 +1019,7 @@ impl Scheduler {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
         let name = pod.name().to_string();
         let client = self.client.clone();
-        tokio::spawn(async move {
+        self.writes.spawn(async move {
             let pp = PatchParams::default();
             let request = kube::core::Request::new(api.resource_url());
             // Skiff's PATCH may answer 409 on a concurrent write; retry a few times.
@@ -1035,15 +1046,21 @@ impl Scheduler {
 
 /// `POST pods/<name>/binding`, retried when a concurrent write to the pod made it conflict.
 async fn bind(
+    client: &Client,
     api: &Api<Pod>,
     name: &str,
     binding: &k8s_openapi::api::core::v1::Binding,
-) -> kube::Result<Value> {
+) -> kube::Result<()> {
+    let body = serde_json::to_vec(binding).map_err(kube::Error::SerdeError)?;
     let mut attempt = 0;
     loop {
-        let r = api
-            .create_subresource::<_, Value>("binding", name, &PostParams::default(), binding)
-            .await;
+        let req = kube::core::Request::new(api.resource_url()).create_subresource(
+            "binding",
+            name,
+            &PostParams::default(),
+            body.clone(),
+        );
+        let r = send_discarding(client, req).await;
         match &r {
             Err(kube::Error::Api(s))
                 if s.code == 409 && s.message.contains("has been modified") && attempt < 5 =>

@@ -8,11 +8,15 @@
 //! the two objects. It handles the shapes creates have; for anything else (a granular list on the zero
 //! side, duplicate list items, an empty result) it answers `None` and the caller takes the general
 //! path. The test `created_fields_match_the_general_path` holds the two to the same output.
+//!
+//! The walk reads both objects as borrowed trees of their JSON text ([`Raw`]): the new object is the
+//! text about to be stored, so no `serde_json::Value` of it is needed at all.
 
 use super::fieldset::{FieldSet, PathElement};
-use super::typed::{as_list, as_map, item_pe, pair_atom, Atom, Ty};
+use super::raw::Raw;
+use super::typed::{atom_of, item_pe, Atom, ListKind, Ty};
 use super::value::values_equal;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Why the walk gave up: the general path handles the case.
 struct Fallback;
@@ -52,8 +56,8 @@ impl<'a> Excluded<'a> {
 /// `"f:metadata":{"f:labels":{...}},"f:spec":{...}`. `metadata.managedFields` is never part of it.
 /// `None` if the general path must decide, including when the set is empty.
 pub(crate) fn fields_v1(
-    zero: &Value,
-    new: &Value,
+    zero: &Raw<'_>,
+    new: &Raw<'_>,
     ty: Ty,
     reset: &FieldSet,
     strip: &FieldSet,
@@ -90,8 +94,8 @@ impl Place {
 /// Writes the contents of the node whose old value is `l` (from the zero object) and new value `r`;
 /// returns whether anything was written. The node's own membership is the caller's business.
 fn pair_contents(
-    l: Option<&Value>,
-    r: &Value,
+    l: Option<&Raw<'_>>,
+    r: &Raw<'_>,
     ty: Ty,
     excluded: Excluded<'_>,
     place: Place,
@@ -103,20 +107,19 @@ fn pair_contents(
     match pair_atom(ty, Some(l), Some(r)) {
         Atom::Leaf => Ok(false),
         Atom::Object => {
-            let lm = as_map(Some(l));
             // Keys only the zero object has are removed, not taken: only `r`'s keys can add members.
             let keys = sorted_members(r, place);
             let mut first = true;
             for (k, rv) in keys {
-                let lv = lm.get(k);
+                let lv = l.get(k);
                 let child_ty = ty.field(k);
                 // A changed leaf is modified and a new field added (a member either way); a
                 // changed object or list only holds members.
                 let member = match lv {
-                    Some(lv) if lv == rv => continue,
+                    Some(lv) if lv.same(rv) => continue,
                     Some(lv) => {
                         matches!(pair_atom(child_ty, Some(lv), Some(rv)), Atom::Leaf)
-                            && !values_equal(lv, rv)
+                            && !values_equal(&lv.to_value(), &rv.to_value())
                     }
                     None => true,
                 };
@@ -130,25 +133,55 @@ fn pair_contents(
             }
             Ok(!first)
         }
-        Atom::List(_) if !as_list(Some(l)).is_empty() => Err(Fallback),
-        Atom::List(kind) => list_contents(as_list(Some(r)), kind, ty.item(), excluded, out),
+        Atom::List(_) if !l.items().is_empty() => Err(Fallback),
+        Atom::List(kind) => list_contents(r.items(), kind, ty.item(), excluded, out),
     }
 }
 
 /// The members of the object `r` in `FieldsV1` order (by name), `metadata.managedFields` left out.
-fn sorted_members(r: &Value, place: Place) -> Vec<(&String, &Value)> {
-    let mut keys: Vec<(&String, &Value)> = as_map(Some(r))
+fn sorted_members<'r, 'a>(r: &'r Raw<'a>, place: Place) -> Vec<(&'r str, &'r Raw<'a>)> {
+    let mut keys: Vec<(&str, &Raw)> = r
+        .members()
         .iter()
+        .map(|(k, v)| (k.as_ref(), v))
         .filter(|(k, _)| !(place == Place::Metadata && *k == "managedFields"))
         .collect();
     keys.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     keys
 }
 
+/// [`super::typed::pair_atom`] of two raw values.
+fn pair_atom(ty: Ty, l: Option<&Raw<'_>>, r: Option<&Raw<'_>>) -> Atom {
+    let object = l.is_some_and(Raw::is_object) || r.is_some_and(Raw::is_object);
+    let array = l.is_some_and(Raw::is_array) || r.is_some_and(Raw::is_array);
+    let empty = |v: Option<&Raw>| v.is_none_or(Raw::is_empty_container);
+    match atom_of(ty, object, array) {
+        Atom::Leaf => Atom::Leaf,
+        _ if empty(l) && empty(r) => Atom::Leaf,
+        a => a,
+    }
+}
+
+/// [`item_pe`] of a raw list item: only the key fields of an object item become values.
+fn raw_item_pe(kind: ListKind, item: &Raw<'_>) -> Result<PathElement, String> {
+    match kind {
+        ListKind::Keys(keys) if item.is_object() => {
+            let mut m = Map::new();
+            for key in keys {
+                if let Some(v) = item.get(key) {
+                    m.insert((*key).to_string(), v.to_value());
+                }
+            }
+            item_pe(kind, &Value::Object(m))
+        }
+        _ => item_pe(kind, &item.to_value()),
+    }
+}
+
 /// Writes the contents of a node only the new object has (every field below it is added, each one a
 /// member); returns whether anything was written.
 fn added_contents(
-    r: &Value,
+    r: &Raw<'_>,
     ty: Ty,
     excluded: Excluded<'_>,
     place: Place,
@@ -171,7 +204,7 @@ fn added_contents(
             }
             Ok(!first)
         }
-        Atom::List(kind) => list_contents(as_list(Some(r)), kind, ty.item(), excluded, out),
+        Atom::List(kind) => list_contents(r.items(), kind, ty.item(), excluded, out),
     }
 }
 
@@ -179,15 +212,15 @@ fn added_contents(
 /// a valid element are skipped (as the comparison skips them); an element carried by two items is
 /// left to the general path.
 fn list_contents(
-    items: &[Value],
-    kind: super::typed::ListKind,
+    items: &[Raw<'_>],
+    kind: ListKind,
     item_ty: Ty,
     excluded: Excluded<'_>,
     out: &mut String,
 ) -> Result<bool, Fallback> {
-    let mut pes: Vec<(PathElement, &Value)> = items
+    let mut pes: Vec<(PathElement, &Raw)> = items
         .iter()
-        .filter_map(|item| item_pe(kind, item).ok().map(|pe| (pe, item)))
+        .filter_map(|item| raw_item_pe(kind, item).ok().map(|pe| (pe, item)))
         .collect();
     pes.sort_by(|a, b| a.0.cmp(&b.0));
     if pes.windows(2).any(|w| w[0].0 == w[1].0) {

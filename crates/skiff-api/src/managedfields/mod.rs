@@ -57,6 +57,7 @@
 //! Written by hand: no Rust crate implements structured-merge-diff.
 
 mod created;
+mod raw;
 mod fieldset;
 mod typed;
 mod value;
@@ -1058,21 +1059,26 @@ pub fn update(
 /// [`update`] for a create (no old object, no subresource) whose object carries no
 /// `metadata.managedFields`, which is nearly every create: the JSON text of the `managedFields` list
 /// [`update`] would store (one `Update` entry), written without building field sets, to be placed
-/// last in `metadata` by the caller. `None` when this shortcut does not apply; [`update`] then does
-/// the work.
+/// last in `metadata` by the caller. `new` is the object's JSON text. `None` when this shortcut does
+/// not apply; [`update`] then does the work.
 pub fn created_entries_json(
-    new: &Value,
+    new: &[u8],
     manager: &str,
     api_version: &str,
     ty: Option<TypeRef>,
     now: &str,
 ) -> Option<String> {
-    if managed_fields_of(new).is_some() {
+    let new = raw::Raw::parse(new)?;
+    if new
+        .get("metadata")
+        .is_some_and(|m| m.get("managedFields").is_some())
+    {
         return None;
     }
     let baseline = create_baseline(ty);
     let (zero, reset) = &*baseline;
-    let fields = created::fields_v1(zero, new, Ty::root(ty), reset, strip_set())?;
+    let zero = raw::Raw::parse(zero)?;
+    let fields = created::fields_v1(&zero, &new, Ty::root(ty), reset, strip_set())?;
     let manager = if manager.is_empty() {
         "unknown"
     } else {
@@ -1091,19 +1097,20 @@ pub fn created_entries_json(
     Some(out)
 }
 
-/// What a create of a kind is compared with and what it leaves out (its zero object and reset
-/// fields), built once per kind: every create of the kind needs the same two.
-fn create_baseline(ty: Option<TypeRef>) -> std::sync::Arc<(Value, FieldSet)> {
+/// What a create of a kind is compared with and what it leaves out (its zero object's JSON text and
+/// reset fields), built once per kind: every create of the kind needs the same two.
+fn create_baseline(ty: Option<TypeRef>) -> std::sync::Arc<(Vec<u8>, FieldSet)> {
     use std::collections::HashMap;
     use std::sync::{Arc, OnceLock, RwLock};
-    type Baselines = RwLock<HashMap<&'static str, Arc<(Value, FieldSet)>>>;
+    type Baselines = RwLock<HashMap<&'static str, Arc<(Vec<u8>, FieldSet)>>>;
     static BASELINES: OnceLock<Baselines> = OnceLock::new();
     let baselines = BASELINES.get_or_init(Default::default);
     let name = ty.map_or("", TypeRef::name);
     if let Some(b) = baselines.read().expect("baselines lock").get(name) {
         return b.clone();
     }
-    let built = Arc::new((typed::zero_object(ty), reset_fields(ty, None)));
+    let zero = serde_json::to_vec(&typed::zero_object(ty)).expect("JSON values encode");
+    let built = Arc::new((zero, reset_fields(ty, None)));
     baselines
         .write()
         .expect("baselines lock")

@@ -103,6 +103,11 @@ fn atom(ty: Ty, values: &[Option<&Value>]) -> Atom {
             _ => {}
         }
     }
+    atom_of(ty, object, array)
+}
+
+/// [`atom`] given whether the values present include an object and a list.
+pub(crate) fn atom_of(ty: Ty, object: bool, array: bool) -> Atom {
     if object && array {
         return Atom::Leaf;
     }
