@@ -78,8 +78,8 @@ const MIN_STEP_REVISIONS: Revision = 16;
 /// streaming in: the next group gathers for a moment before it commits.
 const BUSY_GAP: Duration = Duration::from_millis(2);
 /// How many requests a gathering group waits for, how long at most, and how often it looks.
-const GATHER_AT_LEAST: usize = 64;
-const GATHER_WAIT: Duration = Duration::from_micros(1200);
+const GATHER_AT_LEAST: usize = 16;
+const GATHER_WAIT: Duration = Duration::from_micros(600);
 const GATHER_TICK: Duration = Duration::from_micros(200);
 /// Fewest and most pages one compaction step returns to the file system (`PRAGMA incremental_vacuum(N)`).
 const MIN_VACUUM_PAGES: i64 = 16;
