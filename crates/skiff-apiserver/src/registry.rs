@@ -103,8 +103,11 @@ fn created_text(resource: &Resource, text: &[u8], opts: &WriteOptions) -> Option
 /// general path's insert puts them.
 fn with_managed_fields(text: &[u8], managed_fields: &str) -> Option<Bytes> {
     let meta = jsonscan::find_member(text, "metadata")?;
-    let meta_json =
-        jsonscan::with_last_member(&text[meta.clone()], b"managedFields", managed_fields.as_bytes());
+    let meta_json = jsonscan::with_last_member(
+        &text[meta.clone()],
+        b"managedFields",
+        managed_fields.as_bytes(),
+    );
     Some(Bytes::from(jsonscan::replace_range(text, meta, &meta_json)))
 }
 
@@ -204,7 +207,9 @@ impl Created {
                         written.object = object;
                     }
                     // The text is ours and always JSON.
-                    Err(e) => tracing::error!(error = %e, "a created object's stored JSON is not JSON"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "a created object's stored JSON is not JSON")
+                    }
                 }
                 return written;
             }
@@ -483,9 +488,8 @@ impl Registry {
         warnings: Vec<String>,
         opts: &WriteOptions,
     ) -> Result<Created, ApiError> {
-        let to_value = |obj: &T| {
-            serde_json::to_value(obj).map_err(|e| ApiError::internal(e.to_string()))
-        };
+        let to_value =
+            |obj: &T| serde_json::to_value(obj).map_err(|e| ApiError::internal(e.to_string()));
         if opts.dry_run || opts.applied || obj.metadata().managed_fields.is_some() {
             let value = to_value(&obj)?;
             return self
@@ -509,7 +513,9 @@ impl Registry {
                 .store_admitted(resource, namespace, value, warnings, opts)
                 .await;
         };
-        let rev = self.insert(resource, namespace, &name, stored.clone()).await?;
+        let rev = self
+            .insert(resource, namespace, &name, stored.clone())
+            .await?;
         Ok(Created {
             written: Written {
                 object: json!({"metadata": {"resourceVersion": rev.to_string()}}),
@@ -589,7 +595,9 @@ impl Registry {
             Some(stored) => stored,
             None => encode_for_store(&mut obj),
         };
-        let rev = self.insert(resource, namespace, &name, stored.clone()).await?;
+        let rev = self
+            .insert(resource, namespace, &name, stored.clone())
+            .await?;
         set_rv(&mut obj, rev);
         if resource.kind == "Namespace" && resource.group.is_empty() {
             self.ensure_default_service_account(&name).await;

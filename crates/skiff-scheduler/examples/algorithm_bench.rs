@@ -26,6 +26,7 @@ use k8s_openapi::api::core::v1::Pod;
 use skiff_scheduler::framework::{CycleState, Handle, PodInfo, Profile, Snapshot};
 use skiff_scheduler::schedule_one::{Algorithm, ScheduleError};
 use skiff_scheduler::testing::{node, pod};
+use std::sync::Arc;
 use std::time::Instant;
 
 struct Workload {
@@ -200,7 +201,8 @@ fn place(
     let mut state = CycleState::new();
     match alg.schedule_pod(profile, snap, &mut state, &info) {
         Ok(r) => {
-            snap.assume_pod(&info, &r.suggested_host).expect("assume");
+            snap.assume_pod(Arc::new(info), &r.suggested_host)
+                .expect("assume");
             true
         }
         Err(ScheduleError::Fit(fit)) if preemption => {
@@ -222,7 +224,8 @@ fn place(
             let mut state = CycleState::new();
             match alg.schedule_pod(profile, snap, &mut state, &info) {
                 Ok(r) => {
-                    snap.assume_pod(&info, &r.suggested_host).expect("assume");
+                    snap.assume_pod(Arc::new(info), &r.suggested_host)
+                        .expect("assume");
                     true
                 }
                 Err(_) => false,

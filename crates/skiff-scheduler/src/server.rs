@@ -533,7 +533,8 @@ impl Scheduler {
         }
         if let Some(pods) = self.orphans.remove(&name) {
             for (_, p) in pods {
-                let _ = self.snapshot.add_pod(p);
+                // An assumed pod's spec does not name the node.
+                let _ = self.snapshot.add_pod_on(p, &name);
             }
         }
         if changed {
@@ -801,7 +802,7 @@ impl Scheduler {
     ) {
         let pod = popped.q.pod_info.clone();
         let key = pod.key().to_string();
-        if let Err(e) = self.snapshot.assume_pod(&pod, &host) {
+        if let Err(e) = self.snapshot.assume_pod(pod.clone(), &host) {
             let msg = e.to_string();
             self.record_failure(&pod, "SchedulerError", &msg, None);
             self.queue.add_backoff(popped, now);

@@ -331,7 +331,7 @@ fn spreading_and_affinity_place_pods_like_upstream() {
         let zone =
             snap.get(&r.suggested_host).unwrap().labels()["topology.kubernetes.io/zone"].clone();
         *per_zone.entry(zone).or_default() += 1;
-        snap.assume_pod(&p, &r.suggested_host).unwrap();
+        snap.assume_pod(Arc::new(p), &r.suggested_host).unwrap();
     }
     assert_eq!(per_zone.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
     // Anti-affinity by hostname: each pod on its own node, then no room.
@@ -343,7 +343,7 @@ fn spreading_and_affinity_place_pods_like_upstream() {
                 .build(),
         );
         let r = schedule(&mut alg, &profile, &snap, &p).unwrap();
-        snap.assume_pod(&p, &r.suggested_host).unwrap();
+        snap.assume_pod(Arc::new(p), &r.suggested_host).unwrap();
     }
     let p = PodInfo::new(
         pod("a9")

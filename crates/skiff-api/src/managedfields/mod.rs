@@ -57,8 +57,8 @@
 //! Written by hand: no Rust crate implements structured-merge-diff.
 
 mod created;
-mod raw;
 mod fieldset;
+mod raw;
 mod typed;
 mod value;
 

@@ -301,7 +301,11 @@ mod tests {
     #[test]
     fn sameness_is_value_equality() {
         let pairs = [
-            (json!({"a": 1, "b": [null, "x"]}), json!({"b": [null, "x"], "a": 1}), true),
+            (
+                json!({"a": 1, "b": [null, "x"]}),
+                json!({"b": [null, "x"], "a": 1}),
+                true,
+            ),
             (json!({"a": 1}), json!({"a": 1, "b": 2}), false),
             (json!({"a": 1, "b": 2}), json!({"a": 1, "c": 2}), false),
             (json!([1, 2]), json!([2, 1]), false),
@@ -311,7 +315,10 @@ mod tests {
             (json!("a"), json!("a"), true),
         ];
         for (a, b, same) in pairs {
-            let (ta, tb) = (serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap());
+            let (ta, tb) = (
+                serde_json::to_vec(&a).unwrap(),
+                serde_json::to_vec(&b).unwrap(),
+            );
             let (ra, rb) = (Raw::parse(&ta).unwrap(), Raw::parse(&tb).unwrap());
             assert_eq!(ra.same(&rb), same, "{a} {b}");
             assert_eq!(ra.same(&rb), a == b, "{a} {b}");

@@ -1312,6 +1312,9 @@ fn created_fields_match_the_general_path() {
     assert_eq!(created_entries_json(&text(&own), "m", "v1", ty, T1), None);
     // Nothing set at all: no entry (the general path stores none).
     let bare = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
-    assert_eq!(created_entries_json(&text(&bare), "m", "v1", cm(), T1), None);
+    assert_eq!(
+        created_entries_json(&text(&bare), "m", "v1", cm(), T1),
+        None
+    );
     assert_eq!(general(&bare, cm(), "v1", "m"), None);
 }

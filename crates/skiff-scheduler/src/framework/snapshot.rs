@@ -371,16 +371,31 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Adds a pod (bound, or assumed with `spec.nodeName` set) to its node.
+    /// Adds a bound pod to its node (`spec.nodeName`).
     pub fn add_pod(&mut self, pod: Arc<PodInfo>) -> Result<(), SnapshotError> {
         let node = pod.node_name();
         if node.is_empty() {
             return Err(SnapshotError::NoNodeName(pod.key().to_string()));
         }
-        let slot = *self
-            .by_name
-            .get(node)
-            .ok_or_else(|| SnapshotError::NodeNotFound(node.to_string()))?;
+        let slot = self.slot(node)?;
+        self.add_pod_at(pod, slot)
+    }
+
+    /// Adds a pod to the node `node_name`, whatever its `spec.nodeName` says (an assumed pod's is
+    /// not set).
+    pub fn add_pod_on(&mut self, pod: Arc<PodInfo>, node_name: &str) -> Result<(), SnapshotError> {
+        let slot = self.slot(node_name)?;
+        self.add_pod_at(pod, slot)
+    }
+
+    fn slot(&self, node_name: &str) -> Result<usize, SnapshotError> {
+        self.by_name
+            .get(node_name)
+            .copied()
+            .ok_or_else(|| SnapshotError::NodeNotFound(node_name.to_string()))
+    }
+
+    fn add_pod_at(&mut self, pod: Arc<PodInfo>, slot: usize) -> Result<(), SnapshotError> {
         if self.pods_by_key.contains_key(pod.key()) {
             return Err(SnapshotError::PodExists(pod.key().to_string()));
         }
@@ -400,22 +415,12 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Assumes `pod` on `node_name` (`AssumePod`): a copy with `spec.nodeName` set counts on the node
-    /// from now on. Returns the stored pod.
-    pub fn assume_pod(
-        &mut self,
-        pod: &PodInfo,
-        node_name: &str,
-    ) -> Result<Arc<PodInfo>, SnapshotError> {
-        let mut info = pod.clone();
-        if info.node_name() != node_name {
-            let mut p = (*info.pod).clone();
-            p.spec.get_or_insert_with(Default::default).node_name = Some(node_name.to_string());
-            info.pod = Arc::new(p);
-        }
-        let info = Arc::new(info);
-        self.add_pod(info.clone())?;
-        Ok(info)
+    /// Assumes `pod` on `node_name` (`AssumePod`): the pod counts on the node from now on, until the
+    /// bound pod replaces it ([`Snapshot::update_pod`]) or it is forgotten ([`Snapshot::remove_pod`]).
+    /// Upstream stores a copy of the pod with `spec.nodeName` set; here the pod as queued is stored
+    /// (the snapshot knows its node by where it is): no copy per scheduled pod.
+    pub fn assume_pod(&mut self, pod: Arc<PodInfo>, node_name: &str) -> Result<(), SnapshotError> {
+        self.add_pod_on(pod, node_name)
     }
 
     /// Removes a pod by key (`RemovePod`, `ForgetPod`).
