@@ -175,6 +175,9 @@ pub fn metric_verb(method: &Method, req: &ResourceRequest, query: &Query) -> &'s
 }
 
 /// Handles a request on a resource.
+///
+/// Each verb's future is boxed: inline, the largest of them (several KiB) would size the future of
+/// every request, and a request's future is moved (copied) a few times before it first runs.
 pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
     let r = call.req.resource;
     let sub = call.req.subresource.clone();
@@ -191,10 +194,10 @@ pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
         (Method::GET, None, None) => {
             if call.req.legacy_watch || call.query.flag("watch")? {
                 verb_allowed(r, "watch")?;
-                watch::serve(&call).await
+                Box::pin(watch::serve(&call)).await
             } else {
                 verb_allowed(r, "list")?;
-                list(&call).await
+                Box::pin(list(&call)).await
             }
         }
         (Method::GET, Some(name), None | Some("status")) => {
@@ -218,28 +221,32 @@ pub async fn resource(call: Call<'_>) -> Result<Reply, ApiError> {
                 &[],
             ))
         }
-        (Method::GET, Some(name), Some("log")) => crate::podlogs::serve(&call, &name).await,
+        (Method::GET, Some(name), Some("log")) => {
+            Box::pin(crate::podlogs::serve(&call, &name)).await
+        }
         (Method::POST, None, None) => {
             verb_allowed(r, "create")?;
-            create(&call).await
+            Box::pin(create(&call)).await
         }
-        (Method::POST, Some(name), Some("binding")) => bind(&call, &name).await,
+        (Method::POST, Some(name), Some("binding")) => Box::pin(bind(&call, &name)).await,
         (Method::PUT, Some(name), None | Some("status") | Some("finalize")) => {
             verb_allowed(r, "update")?;
-            update(&call, &name).await
+            Box::pin(update(&call, &name)).await
         }
-        (Method::PUT | Method::PATCH, Some(name), Some("scale")) => scale(&call, &name).await,
+        (Method::PUT | Method::PATCH, Some(name), Some("scale")) => {
+            Box::pin(scale(&call, &name)).await
+        }
         (Method::PATCH, Some(name), None | Some("status")) => {
             verb_allowed(r, "patch")?;
-            patch(&call, &name).await
+            Box::pin(patch(&call, &name)).await
         }
         (Method::DELETE, Some(name), None) => {
             verb_allowed(r, "delete")?;
-            delete(&call, &name).await
+            Box::pin(delete(&call, &name)).await
         }
         (Method::DELETE, None, None) => {
             verb_allowed(r, "deletecollection")?;
-            delete_collection(&call).await
+            Box::pin(delete_collection(&call)).await
         }
         (m, _, _) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m} {})",

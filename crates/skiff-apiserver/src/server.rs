@@ -438,7 +438,9 @@ async fn api(
             let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
             let mut opts = crate::registry::WriteOptions::system("");
             opts.field_manager = query.non_empty("fieldManager").unwrap_or("").to_string();
-            handlers::do_bind(
+            // Boxed, as `handlers::resource` boxes each verb: it is larger than the rest of this
+            // future.
+            Box::pin(handlers::do_bind(
                 &state.registry,
                 pods,
                 Some(&ns),
@@ -446,7 +448,7 @@ async fn api(
                 &target,
                 binding.get("metadata"),
                 &opts,
-            )
+            ))
             .await
         }
         Target::Resource(req) => {
