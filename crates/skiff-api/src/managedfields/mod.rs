@@ -59,6 +59,7 @@
 mod created;
 mod fieldset;
 mod raw;
+mod shape;
 mod typed;
 mod value;
 
@@ -1068,17 +1069,19 @@ pub fn created_entries_json(
     ty: Option<TypeRef>,
     now: &str,
 ) -> Option<String> {
-    let new = raw::Raw::parse(new)?;
-    if new
-        .get("metadata")
-        .is_some_and(|m| m.get("managedFields").is_some())
-    {
-        return None;
-    }
-    let baseline = create_baseline(ty);
-    let (zero, reset) = &*baseline;
-    let zero = raw::Raw::parse(zero)?;
-    let fields = created::fields_v1(&zero, &new, Ty::root(ty), reset, strip_set())?;
+    let fields = shape::cached(ty.map_or("", TypeRef::name), shape::shape_of(new)?, |new| {
+        let new = raw::Raw::parse(new)?;
+        if new
+            .get("metadata")
+            .is_some_and(|m| m.get("managedFields").is_some())
+        {
+            return None;
+        }
+        let baseline = create_baseline(ty);
+        let (zero, reset) = &*baseline;
+        let zero = raw::Raw::parse(zero)?;
+        created::fields_v1(&zero, &new, Ty::root(ty), reset, strip_set())
+    })?;
     let manager = if manager.is_empty() {
         "unknown"
     } else {
