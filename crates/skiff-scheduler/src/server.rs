@@ -23,8 +23,9 @@
 //! runtime against 73 ms in a separate process). The API client's connections stay on the caller's
 //! runtime; decoding, scheduling and bookkeeping move to the scheduler's thread. The writes (bindings,
 //! events, status patches, victim deletes) run as tasks on the caller's runtime too: each answer
-//! that came back to the scheduler's thread woke it through its runtime's event fd (a system call and
-//! a context switch, two per request), and only a failed binding has anything to tell it.
+//! that came back to the scheduler's thread woke it through its runtime's event fd (two `write`s per
+//! request: 16,500 a second at 4,600 pods/s, 790 after the move), and only a failed binding or a
+//! finished preemption has anything to tell it.
 //!
 //! Events are fire-and-forget through a bounded queue (dropped when it is full, as client-go's
 //! broadcaster does). With leader election, only the holder of Lease `kube-system/kube-scheduler`
