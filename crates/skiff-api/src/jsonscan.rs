@@ -146,6 +146,21 @@ pub fn replace_range(json: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The index just past the JSON string whose opening quote is at `start` (escapes are skipped, not
+/// checked). Most of an object's bytes are in strings, so the closing quote is searched for with
+/// `memchr` rather than byte by byte.
+pub fn string_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', json.get(at..)?)?;
+        if json[at] == b'"' {
+            return Some(at + 1);
+        }
+        // A backslash escapes the byte after it.
+        at += 2;
+    }
+}
+
 /// A JSON scanner that only finds where values end (it checks structure, not escapes or numbers:
 /// serde checks those when a picked value is decoded).
 struct Scanner<'a> {
@@ -179,20 +194,15 @@ impl<'a> Scanner<'a> {
         self.i == self.b.len()
     }
 
-    /// A string; returns its contents (escapes left as they are). Most of an object's bytes are in
-    /// strings, so the closing quote is searched for with `memchr` rather than byte by byte.
+    /// A string; returns its contents (escapes left as they are).
     fn string(&mut self) -> Option<&'a [u8]> {
-        self.expect(b'"')?;
-        let start = self.i;
-        loop {
-            let at = self.i + memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
-            if self.b[at] == b'"' {
-                self.i = at + 1;
-                return Some(&self.b[start..at]);
-            }
-            // A backslash escapes the byte after it.
-            self.i = at + 2;
+        if self.peek()? != b'"' {
+            return None;
         }
+        let end = string_end(self.b, self.i)?;
+        let contents = &self.b[self.i + 1..end - 1];
+        self.i = end;
+        Some(contents)
     }
 
     /// A member's key and the colon after it (with the whitespace around them); the cursor is then at

@@ -204,16 +204,10 @@ impl<'a> Parser<'a> {
         if self.b.get(self.i) != Some(&b'"') {
             return None;
         }
-        let start = self.i + 1;
-        let mut at = start;
-        loop {
-            at += memchr::memchr2(b'"', b'\\', self.b.get(at..)?)?;
-            if self.b[at] == b'"' {
-                self.i = at + 1;
-                return Some(&self.b[start..at]);
-            }
-            at += 2;
-        }
+        let end = crate::jsonscan::string_end(self.b, self.i)?;
+        let contents = &self.b[self.i + 1..end - 1];
+        self.i = end;
+        Some(contents)
     }
 
     /// An object's key, unescaped.

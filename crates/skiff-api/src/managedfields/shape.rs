@@ -60,7 +60,7 @@ pub(crate) fn shape_of(text: &[u8]) -> Option<Vec<u8>> {
             c if c.is_ascii_whitespace() => i += 1,
             _ => {
                 let end = if c == b'"' {
-                    string_end(text, i)?
+                    crate::jsonscan::string_end(text, i)?
                 } else {
                     i + text[i..]
                         .iter()
@@ -82,18 +82,6 @@ pub(crate) fn shape_of(text: &[u8]) -> Option<Vec<u8>> {
         }
     }
     open.is_empty().then_some(out)
-}
-
-/// The index just past the string that starts at `start`.
-fn string_end(text: &[u8], start: usize) -> Option<usize> {
-    let mut at = start + 1;
-    loop {
-        at += memchr::memchr2(b'"', b'\\', text.get(at..)?)?;
-        if text[at] == b'"' {
-            return Some(at + 1);
-        }
-        at += 2;
-    }
 }
 
 /// `null`, `""`, `false`, or a number equal to zero.
