@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex};
 
 /// Shapes kept per process; the cache is emptied when it fills (creates come in runs of few shapes).
 const MAX_SHAPES: usize = 256;
+/// Larger shapes (long lists are kept whole) are walked every time, not kept: the cache stays under
+/// `MAX_SHAPES` × this (4 MiB).
+const MAX_SHAPE_BYTES: usize = 16 * 1024;
 
 /// The shape of a JSON text; `None` if it is not well-formed (the walk reports that).
 pub(crate) fn shape_of(text: &[u8]) -> Option<Vec<u8>> {
@@ -105,6 +108,9 @@ pub(crate) fn cached(
     walk: impl FnOnce(&[u8]) -> Option<String>,
 ) -> Option<Arc<str>> {
     static SHAPES: Mutex<Option<Shapes>> = Mutex::new(None);
+    if shape.len() > MAX_SHAPE_BYTES {
+        return walk(&shape).map(Arc::from);
+    }
     let key = (kind, shape);
     if let Some(hit) = SHAPES
         .lock()
@@ -141,6 +147,28 @@ mod tests {
         for bad in [&b"{"[..], b"{]", b"[}", b"}", b"\"abc"] {
             assert!(shape_of(bad).is_none(), "{:?}", std::str::from_utf8(bad));
         }
+    }
+
+    #[test]
+    fn small_shapes_are_walked_once_large_ones_every_time() {
+        let walks = std::cell::Cell::new(0);
+        let walk = |_: &[u8]| {
+            walks.set(walks.get() + 1);
+            Some("x".to_string())
+        };
+        let small = br#"{"kind":"shape-test-small"}"#.to_vec();
+        let large = format!(
+            r#"{{"kind":"shape-test-large","l":[{}1]}}"#,
+            "1,".repeat(MAX_SHAPE_BYTES)
+        );
+        for _ in 0..2 {
+            assert_eq!(cached("test", small.clone(), walk).as_deref(), Some("x"));
+            assert_eq!(
+                cached("test", large.clone().into_bytes(), walk).as_deref(),
+                Some("x")
+            );
+        }
+        assert_eq!(walks.get(), 3);
     }
 
     /// The masking keeps the walk's answer only while every scalar of every kind's zero object is
