@@ -10,13 +10,13 @@ use std::borrow::Cow;
 /// A JSON value, borrowed from its text.
 #[derive(Debug)]
 pub(crate) struct Raw<'a> {
-    pub node: Node<'a>,
+    node: Node<'a>,
     /// The value's own text.
     text: &'a [u8],
 }
 
 #[derive(Debug)]
-pub(crate) enum Node<'a> {
+enum Node<'a> {
     /// `null`, a boolean, a number or a string.
     Scalar(Scalar),
     Array(Vec<Raw<'a>>),
@@ -25,7 +25,7 @@ pub(crate) enum Node<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scalar {
+enum Scalar {
     Null,
     Other,
 }
