@@ -484,7 +484,7 @@ impl Registry {
         &self,
         resource: &'static Resource,
         namespace: Option<&str>,
-        mut obj: T,
+        obj: T,
         warnings: Vec<String>,
         opts: &WriteOptions,
     ) -> Result<Created, ApiError> {
@@ -501,10 +501,7 @@ impl Registry {
             self.check_namespace(resource, namespace.unwrap_or(""), &name)
                 .await?;
         }
-        // Not stored (prepare_new_metadata has cleared them already; as `drop_unstored_fields`).
-        let meta = obj.metadata_mut();
-        meta.resource_version = None;
-        meta.self_link = None;
+        // No resourceVersion or selfLink to drop: `prepare_new_metadata` cleared them.
         let text = serde_json::to_vec(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
         let Some((stored, _)) = created_text(resource, &text, opts) else {
             // A shape the shortcut leaves to the general path.
