@@ -147,18 +147,83 @@ pub fn replace_range(json: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
 }
 
 /// The index just past the JSON string whose opening quote is at `start` (escapes are skipped, not
-/// checked). Most of an object's bytes are in strings, so the closing quote is searched for with
-/// `memchr` rather than byte by byte.
+/// checked). Most of an object's bytes are in strings, so the closing quote is searched for eight
+/// bytes at a time, then (for a long string) with `memchr`, rather than byte by byte.
 pub fn string_end(json: &[u8], start: usize) -> Option<usize> {
     let mut at = start + 1;
-    loop {
-        at += memchr::memchr2(b'"', b'\\', json.get(at..)?)?;
+    // Most strings of an object are short (keys, names, quantities): eight bytes at a time in a
+    // register find their end quicker than a call to `memchr` (measured on a stored pod: the whole
+    // scan of `members_two_levels` 1.13 µs against 1.42).
+    while let Some(word) = json.get(at..at + 8) {
+        let word = u64::from_le_bytes(word.try_into().ok()?);
+        let found = has_byte(word, b'"') | has_byte(word, b'\\');
+        if found == 0 {
+            at += 8;
+            continue;
+        }
+        at += (found.trailing_zeros() / 8) as usize;
         if json[at] == b'"' {
             return Some(at + 1);
         }
         // A backslash escapes the byte after it.
         at += 2;
     }
+    loop {
+        at += memchr::memchr2(b'"', b'\\', json.get(at..)?)?;
+        if json[at] == b'"' {
+            return Some(at + 1);
+        }
+        at += 2;
+    }
+}
+
+/// The high bit of each byte of `word` that equals `byte`, exact up to the lowest one (a borrow can set
+/// bits above it): what [`string_end`] needs, which looks only at the lowest.
+fn has_byte(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Byte classes for skipping over a nested container: what [`container_end`] stops at.
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+static CLASS: [u8; 256] = {
+    let mut class = [PLAIN; 256];
+    class[b'"' as usize] = QUOTE;
+    class[b'{' as usize] = OPEN;
+    class[b'[' as usize] = OPEN;
+    class[b'}' as usize] = CLOSE;
+    class[b']' as usize] = CLOSE;
+    class
+};
+
+/// The end (exclusive) of the object or array that opens at `start`, by counting brackets and
+/// skipping strings; `None` if it does not close. One table lookup per byte outside strings.
+fn container_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = start;
+    while let Some(&c) = json.get(at) {
+        match CLASS[c as usize] {
+            PLAIN => at += 1,
+            QUOTE => at = string_end(json, at)?,
+            OPEN => {
+                depth += 1;
+                at += 1;
+            }
+            _ => {
+                depth = depth.checked_sub(1)?;
+                at += 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A JSON scanner that only finds where values end (it checks structure, not escapes or numbers:
@@ -247,26 +312,8 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'"' => self.string().map(|_| ()),
             b'{' | b'[' => {
-                // Nested containers: count depth, skipping strings.
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
+                self.i = container_end(self.b, self.i)?;
+                Some(())
             }
             _ => {
                 // A number, true, false or null: up to the next delimiter.
@@ -384,5 +431,37 @@ mod tests {
         assert_eq!(out, br#"{"name":"p","managedFields":null,"uid":"u"}"#);
         assert!(find_member(br#"{"name":"p"}"#, "managedFields").is_none());
         assert!(find_member(br#"{"name":"#, "name").is_none());
+    }
+
+    /// The end of every string serde_json writes, whatever its length and wherever its escapes fall
+    /// against the eight-byte words [`string_end`] reads, inside containers [`container_end`] skips.
+    #[test]
+    fn strings_end_where_serde_says_at_every_offset() {
+        let pieces = ["a", "\"", "\\", "\n", "\u{1}", "}", "]", "{", "é"];
+        for len in 0..40 {
+            for (k, piece) in pieces.iter().enumerate() {
+                for at in 0..=len {
+                    let mut text: String = "x".repeat(len);
+                    text.insert_str(at, piece);
+                    if k % 2 == 1 {
+                        text.push_str(piece);
+                    }
+                    let encoded = serde_json::to_vec(&text).unwrap();
+                    let doc = [&encoded[..], b" tail"].concat();
+                    assert_eq!(string_end(&doc, 0), Some(encoded.len()), "{text:?}");
+                    let nested =
+                        serde_json::to_vec(&json!({"a": [text, {"b": text}], "c": 1})).unwrap();
+                    let with_tail = [&nested[..], b", 2]"].concat();
+                    assert_eq!(container_end(&with_tail, 0), Some(nested.len()), "{text:?}");
+                }
+            }
+        }
+        // Unterminated: no end.
+        assert_eq!(string_end(br#""abc"#, 0), None);
+        assert_eq!(string_end(br#""abcdefghijklmnop\"#, 0), None);
+        assert_eq!(string_end(br#""abcdefghijklmnop\""#, 0), None);
+        assert_eq!(string_end(br#""abcdefghijklmnop\\""#, 0), Some(20));
+        assert_eq!(container_end(br#"{"a":[1,2}"#, 0), None);
+        assert_eq!(container_end(br#"{"a":"}"#, 0), None);
     }
 }
