@@ -101,23 +101,30 @@ impl CachedObject {
         if set("resourceVersion") {
             return None;
         }
-        let string_at = |parent: Option<&jsonscan::Members>, name: &str| {
-            parent
+        let text_at = |parent: Option<&jsonscan::Members>, name: &str| {
+            let bytes = parent
                 .and_then(|m| jsonscan::member(m, name))
-                .and_then(|r| serde_json::from_slice::<String>(&raw[r.clone()]).ok())
-                .unwrap_or_default()
+                .map(|r| &raw[r.clone()]);
+            match bytes {
+                Some(b) if b.first() == Some(&b'"') => serde_json::from_slice::<String>(b).ok(),
+                // A bool or a number (the only other scalars a selectable field holds) as written.
+                Some(b) if b != b"null" && !matches!(b.first(), Some(b'{' | b'[')) => {
+                    std::str::from_utf8(b).ok().map(str::to_string)
+                }
+                _ => None,
+            }
         };
         let fields = selectable
             .iter()
             .map(|f| {
                 let value = match f.split_once('.') {
-                    None => string_at(Some(&members), f),
+                    None => text_at(Some(&members), f),
                     Some((parent, child)) => {
                         let at = descend.iter().position(|d| *d == parent);
-                        string_at(at.and_then(|i| nested[i].as_ref()), child)
+                        text_at(at.and_then(|i| nested[i].as_ref()), child)
                     }
                 };
-                (*f, value)
+                (*f, value.unwrap_or_else(|| field_default(f).to_string()))
             })
             .collect();
         let owners: Option<Vec<OwnerView>> = decoded(field("ownerReferences"))?;
@@ -207,12 +214,16 @@ impl CachedObject {
         let fields = selectable_fields(resource)
             .iter()
             .map(|f| {
-                (
-                    *f,
-                    skiff_api::fields::object_field(&value, f)
-                        .unwrap_or("")
-                        .to_string(),
-                )
+                let mut at = Some(&value);
+                for part in f.split('.') {
+                    at = at.and_then(|v| v.get(part));
+                }
+                let text = match at {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(v @ (Value::Bool(_) | Value::Number(_))) => Some(v.to_string()),
+                    _ => None,
+                };
+                (*f, text.unwrap_or_else(|| field_default(f).to_string()))
             })
             .collect();
         let mut encoded = serde_json::to_vec(&value).ok()?;
@@ -297,6 +308,16 @@ pub fn selectable_fields(resource: &Resource) -> &'static [&'static str] {
         ("", "Secret") => &["type"],
         ("apps", "ReplicaSet") => &["status.replicas"],
         _ => &[],
+    }
+}
+
+/// The value of a selectable field the object does not set: upstream reads fields from the typed
+/// object, where an unset bool is `false` and an unset count `0`.
+fn field_default(field: &str) -> &'static str {
+    match field {
+        "spec.hostNetwork" | "spec.unschedulable" => "false",
+        "status.replicas" => "0",
+        _ => "",
     }
 }
 
@@ -723,6 +744,32 @@ mod tests {
         assert_eq!(pod.field("spec.nodeName"), Some("n1"));
         assert_eq!(pod.field("status.phase"), Some("Pending"));
         assert_eq!(pod.field("status.podIP"), Some(""));
+        // Upstream formats bools and counts, and an unset one is its type's zero value.
+        assert_eq!(pod.field("spec.hostNetwork"), Some("false"));
+        let host = CachedObject::build(
+            resource("", "Pod"),
+            "k",
+            1,
+            br#"{"metadata":{"name":"h"},"spec":{"hostNetwork":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(host.field("spec.hostNetwork"), Some("true"));
+        let node = CachedObject::build(
+            resource("", "Node"),
+            "k",
+            1,
+            br#"{"metadata":{"name":"n"},"spec":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(node.field("spec.unschedulable"), Some("false"));
+        let rs = CachedObject::build(
+            resource("apps", "ReplicaSet"),
+            "k",
+            1,
+            br#"{"metadata":{"name":"r"},"status":{"replicas":3}}"#,
+        )
+        .unwrap();
+        assert_eq!(rs.field("status.replicas"), Some("3"));
         // A stored resourceVersion (not written by the registry) goes the long way, and is replaced.
         let raw = br#"{"metadata":{"name":"a","resourceVersion":"3"}}"#;
         assert!(CachedObject::build_in_place(resource("", "ConfigMap"), "k", 9, raw).is_none());

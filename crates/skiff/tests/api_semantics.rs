@@ -127,6 +127,22 @@ fn binding_sets_node_once_and_status_is_separate() {
         b"",
     );
     assert_eq!(parse(&body)["items"].as_array().unwrap().len(), 1, "{body}");
+    // A bool field compares as upstream formats it, an unset one as false.
+    for (selector, count) in [
+        ("spec.hostNetwork%3Dfalse", 1),
+        ("spec.hostNetwork%3Dtrue", 0),
+        ("spec.hostNetwork!%3Dtrue", 1),
+    ] {
+        let (_, body) = http(
+            &a,
+            "GET",
+            &format!("/api/v1/pods?fieldSelector={selector}"),
+            None,
+            b"",
+        );
+        let items = parse(&body)["items"].as_array().unwrap().len();
+        assert_eq!(items, count, "{selector}: {body}");
+    }
     // The kubelet confirms a graceful delete with grace 0.
     let (code, _) = http(
         &a,
