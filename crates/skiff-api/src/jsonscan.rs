@@ -149,11 +149,12 @@ pub fn replace_range(json: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
 /// The index just past the JSON string whose opening quote is at `start` (escapes are skipped, not
 /// checked). Most of an object's bytes are in strings, so the closing quote is searched for eight
 /// bytes at a time, then (for a long string) with `memchr`, rather than byte by byte.
+#[inline]
 pub fn string_end(json: &[u8], start: usize) -> Option<usize> {
     let mut at = start + 1;
     // Most strings of an object are short (keys, names, quantities): eight bytes at a time in a
     // register find their end quicker than a call to `memchr` (measured on a stored pod: the whole
-    // scan of `members_two_levels` 1.13 µs against 1.42).
+    // scan of `members_two_levels` 1.12 µs against 1.42).
     while let Some(word) = json.get(at..at + 8) {
         let word = u64::from_le_bytes(word.try_into().ok()?);
         let found = has_byte(word, b'"') | has_byte(word, b'\\');
