@@ -11,6 +11,92 @@ use crate::jsonscan;
 use serde_json::{json, Map, Value};
 use skiff_api::status::ApiError;
 
+/// The parts of a Binding body the binding reads (upstream reads the same from the decoded
+/// `api.Binding`).
+#[derive(Debug, Default, PartialEq)]
+pub struct BindingBody {
+    /// `metadata.name`, which must match the pod's name when set.
+    pub name: String,
+    /// `target.name`: the node.
+    pub target: String,
+    /// `metadata.uid` and `metadata.resourceVersion`, preconditions on the pod when not empty.
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    /// `metadata.annotations`, copied onto the pod.
+    pub annotations: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TypedBinding {
+    metadata: TypedMeta,
+    target: TypedTarget,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TypedMeta {
+    name: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    annotations: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TypedTarget {
+    name: Option<String>,
+}
+
+impl BindingBody {
+    /// Straight from a JSON body (every scheduler's binding), without building a JSON value; `None`
+    /// where the body is not a JSON object whose fields have the types this reads (then
+    /// [`BindingBody::from_value`] on the decoded body gives the answer, errors included).
+    pub fn from_json(body: &[u8]) -> Option<BindingBody> {
+        // serde reads a struct from a JSON array too; the value path reads objects only.
+        let (top, nested) = jsonscan::members_two_levels(body, &["metadata", "target"])?;
+        for (i, name) in ["metadata", "target"].into_iter().enumerate() {
+            if jsonscan::member(&top, name).is_some() && nested[i].is_none() {
+                return None;
+            }
+        }
+        let typed: TypedBinding = serde_json::from_slice(body).ok()?;
+        // The value path's `meta`/`pointer` reads also accept a null metadata or target, which the
+        // typed decode turns into its defaults too.
+        Some(BindingBody {
+            name: typed.metadata.name.unwrap_or_default(),
+            target: typed.target.name.unwrap_or_default(),
+            uid: typed.metadata.uid,
+            resource_version: typed.metadata.resource_version,
+            annotations: typed.metadata.annotations,
+        })
+    }
+
+    /// From a decoded body (any encoding): fields of other types than expected count as absent.
+    pub fn from_value(binding: &Value) -> BindingBody {
+        let meta = binding.get("metadata");
+        let text = |field: &str| {
+            meta.and_then(|m| m.get(field))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        BindingBody {
+            name: text("name").unwrap_or_default(),
+            target: binding
+                .pointer("/target/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            uid: text("uid"),
+            resource_version: text("resourceVersion"),
+            annotations: meta
+                .and_then(|m| m.get("annotations"))
+                .and_then(Value::as_object)
+                .cloned(),
+        }
+    }
+}
+
 /// What a binding asks of the pod.
 pub struct Assignment<'a> {
     /// The pod's name, for messages.
@@ -218,6 +304,40 @@ fn object_member<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A binding body read without a JSON value reads as the value path reads it; bodies the typed
+    /// decode refuses (other types, null objects, duplicate members) fall back to the value path.
+    #[test]
+    fn binding_bodies_read_as_the_value_path_reads_them() {
+        let bodies = [
+            r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p","uid":"u1","resourceVersion":"7","annotations":{"a":"b","n":1}},"target":{"kind":"Node","name":"n1"},"extra":[1]}"#,
+            r#"{"metadata":{"name":"p"},"target":{"name":"n1"}}"#,
+            r#"{"target":{"name":"n1"}}"#,
+            r#"{"metadata":{"name":"p","uid":null,"annotations":null},"target":{"name":null}}"#,
+            r#"{}"#,
+        ];
+        for body in bodies {
+            let typed = BindingBody::from_json(body.as_bytes()).expect(body);
+            let value: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(typed, BindingBody::from_value(&value), "{body}");
+        }
+        let refused = [
+            r#"{"metadata":{"name":"p","uid":5},"target":{"name":"n1"}}"#,
+            r#"{"metadata":null,"target":{"name":"n1"}}"#,
+            r#"{"metadata":{"name":"p"},"target":{"name":"n1"},"target":{"name":"n2"}}"#,
+            r#"{"metadata":{"annotations":["x"]},"target":{"name":"n1"}}"#,
+            r#"{"metadata":{"name":"p"},"target":["Node","n1"]}"#,
+            r#"{"metadata":["p"],"target":{"name":"n1"}}"#,
+            r#"[]"#,
+        ];
+        for body in refused {
+            assert_eq!(BindingBody::from_json(body.as_bytes()), None, "{body}");
+        }
+        let last_wins: Value = serde_json::from_str(refused[2]).unwrap();
+        assert_eq!(BindingBody::from_value(&last_wins).target, "n2");
+        let odd: Value = serde_json::from_str(refused[0]).unwrap();
+        assert_eq!(BindingBody::from_value(&odd).uid, None);
+    }
 
     /// The binding as decoding the whole pod would make it: the reference for the byte-level path.
     fn assign_decoded(raw: &[u8], a: &Assignment<'_>) -> Vec<u8> {

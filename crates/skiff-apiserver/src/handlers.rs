@@ -1,5 +1,6 @@
 //! Request handling: from a parsed request to a response, for every verb on every resource.
 
+use crate::binding::BindingBody;
 use crate::body::Body;
 use crate::decode::{self, FieldValidation};
 use crate::negotiation::{self, BodyType, Output, PatchType};
@@ -751,16 +752,15 @@ async fn delete_collection(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// `POST pods/{name}/binding`: sets `spec.nodeName` once, and the PodScheduled condition.
 pub async fn bind(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
     let r = call.req.resource;
-    let binding = body_object(call)?;
-    let target = binding
-        .pointer("/target/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let body_name = meta_str(&binding, "name");
-    if !body_name.is_empty() && body_name != name {
+    let json = negotiation::body_type(call.header("content-type"))? == BodyType::Json;
+    let binding = match json.then(|| BindingBody::from_json(&call.body)).flatten() {
+        Some(binding) => binding,
+        None => BindingBody::from_value(&body_object(call)?),
+    };
+    if !binding.name.is_empty() && binding.name != name {
         return Err(ApiError::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            binding.name
         )));
     }
     do_bind(
@@ -768,8 +768,7 @@ pub async fn bind(call: &Call<'_>, name: &str) -> Result<Reply, ApiError> {
         r,
         call.namespace(),
         name,
-        &target,
-        binding.get("metadata"),
+        &binding,
         &call.write_options()?,
     )
     .await
@@ -780,10 +779,10 @@ pub async fn do_bind(
     r: &'static Resource,
     namespace: Option<&str>,
     name: &str,
-    target: &str,
-    binding_meta: Option<&Value>,
+    binding: &BindingBody,
     opts: &WriteOptions,
 ) -> Result<Reply, ApiError> {
+    let target = binding.target.as_str();
     if target.is_empty() {
         return Err(ApiError::invalid(
             "",
@@ -799,20 +798,15 @@ pub async fn do_bind(
     // Upstream's BindingREST writes the pod with a storage-level GuaranteedUpdate: no pod strategy,
     // admission, generation bump or managed fields entry for the binding.
     // The Binding's uid and resourceVersion are preconditions on the pod (upstream's assignPod).
-    let precondition = |field: &str| {
-        binding_meta
-            .and_then(|m| m.get(field))
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-    };
+    fn precondition(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.is_empty())
+    }
     let assignment = crate::binding::Assignment {
         name,
         node: target,
-        annotations: binding_meta
-            .and_then(|m| m.get("annotations"))
-            .and_then(Value::as_object),
-        want_uid: precondition("uid"),
-        want_rv: precondition("resourceVersion"),
+        annotations: binding.annotations.as_ref(),
+        want_uid: precondition(&binding.uid),
+        want_rv: precondition(&binding.resource_version),
         now: &now,
     };
     reg.guaranteed_update(r, namespace, name, opts.dry_run, |raw, rev| {

@@ -427,14 +427,13 @@ async fn api(
                 return Err(authz::forbidden(user, &a, ""));
             }
             let body = read_body(body).await?;
-            let binding: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let name = crate::registry::meta_str(&binding, "name").to_string();
-            let target = binding
-                .pointer("/target/name")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string();
+            let binding = match crate::binding::BindingBody::from_json(&body) {
+                Some(binding) => binding,
+                None => crate::binding::BindingBody::from_value(
+                    &serde_json::from_slice(&body)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                ),
+            };
             let pods = skiff_api::resources::find("", "v1", "pods").expect("pods");
             let mut opts = crate::registry::WriteOptions::system("");
             opts.field_manager = query.non_empty("fieldManager").unwrap_or("").to_string();
@@ -444,9 +443,8 @@ async fn api(
                 &state.registry,
                 pods,
                 Some(&ns),
-                &name,
-                &target,
-                binding.get("metadata"),
+                &binding.name,
+                &binding,
                 &opts,
             ))
             .await
