@@ -94,6 +94,40 @@ fn binding_sets_node_once_and_status_is_separate() {
         body.contains(r#"Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"node-1\""#),
         "{body}"
     );
+    // The legacy `bindings` collection binds as the subresource does; a target that is not an object
+    // names no node.
+    assert_eq!(
+        http(
+            &a,
+            "POST",
+            PODS,
+            Some("application/json"),
+            &pod("q", json!({}))
+        )
+        .0,
+        201
+    );
+    let odd = br#"{"metadata":{"name":"q"},"target":["Node","node-2"]}"#;
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/api/v1/namespaces/default/bindings",
+        Some("application/json"),
+        odd,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("target.name"), "{body}");
+    let legacy = br#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"q"},"target":{"kind":"Node","name":"node-2"}}"#;
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/api/v1/namespaces/default/bindings",
+        Some("application/json"),
+        legacy,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (_, body) = http(&a, "GET", &format!("{PODS}/q"), None, b"");
+    assert_eq!(parse(&body)["spec"]["nodeName"], "node-2", "{body}");
 
     // The status subresource changes status only; the main resource keeps status.
     let patch =
@@ -127,11 +161,11 @@ fn binding_sets_node_once_and_status_is_separate() {
         b"",
     );
     assert_eq!(parse(&body)["items"].as_array().unwrap().len(), 1, "{body}");
-    // A bool field compares as upstream formats it, an unset one as false.
+    // A bool field (of p and q) compares as upstream formats it, an unset one as false.
     for (selector, count) in [
-        ("spec.hostNetwork%3Dfalse", 1),
+        ("spec.hostNetwork%3Dfalse", 2),
         ("spec.hostNetwork%3Dtrue", 0),
-        ("spec.hostNetwork!%3Dtrue", 1),
+        ("spec.hostNetwork!%3Dtrue", 2),
     ] {
         let (_, body) = http(
             &a,
