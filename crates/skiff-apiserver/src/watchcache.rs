@@ -746,30 +746,32 @@ mod tests {
         assert_eq!(pod.field("status.podIP"), Some(""));
         // Upstream formats bools and counts, and an unset one is its type's zero value.
         assert_eq!(pod.field("spec.hostNetwork"), Some("false"));
-        let host = CachedObject::build(
-            resource("", "Pod"),
-            "k",
-            1,
-            br#"{"metadata":{"name":"h"},"spec":{"hostNetwork":true}}"#,
-        )
-        .unwrap();
-        assert_eq!(host.field("spec.hostNetwork"), Some("true"));
-        let node = CachedObject::build(
-            resource("", "Node"),
-            "k",
-            1,
-            br#"{"metadata":{"name":"n"},"spec":{}}"#,
-        )
-        .unwrap();
-        assert_eq!(node.field("spec.unschedulable"), Some("false"));
-        let rs = CachedObject::build(
-            resource("apps", "ReplicaSet"),
-            "k",
-            1,
-            br#"{"metadata":{"name":"r"},"status":{"replicas":3}}"#,
-        )
-        .unwrap();
-        assert_eq!(rs.field("status.replicas"), Some("3"));
+        for (group, kind, raw, field, text) in [
+            (
+                "",
+                "Pod",
+                r#"{"metadata":{"name":"h"},"spec":{"hostNetwork":true}}"#,
+                "spec.hostNetwork",
+                "true",
+            ),
+            (
+                "",
+                "Node",
+                r#"{"metadata":{"name":"n"},"spec":{}}"#,
+                "spec.unschedulable",
+                "false",
+            ),
+            (
+                "apps",
+                "ReplicaSet",
+                r#"{"metadata":{"name":"r"},"status":{"replicas":3}}"#,
+                "status.replicas",
+                "3",
+            ),
+        ] {
+            let o = CachedObject::build(resource(group, kind), "k", 1, raw.as_bytes()).unwrap();
+            assert_eq!(o.field(field), Some(text), "{raw}");
+        }
         // A stored resourceVersion (not written by the registry) goes the long way, and is replaced.
         let raw = br#"{"metadata":{"name":"a","resourceVersion":"3"}}"#;
         assert!(CachedObject::build_in_place(resource("", "ConfigMap"), "k", 9, raw).is_none());
