@@ -459,7 +459,7 @@ impl Registry {
                 // Upstream's PrepareForCreate: the status is the kubelet's.
                 pod.status = None;
                 self.admit_decoded_pod_priority(&mut pod).await?;
-                let pod = Box::new(strategy::admit_decoded_create(resource, *pod)?);
+                strategy::admit_decoded_create(resource, &mut *pod)?;
                 self.store_created_typed(resource, namespace, pod, warnings, opts)
                     .await
                     .map(Some)
@@ -470,7 +470,7 @@ impl Registry {
                 };
                 let mut event = Box::new(event);
                 prepare_new_metadata(resource, namespace, &mut event.metadata)?;
-                let event = Box::new(strategy::admit_decoded_create(resource, *event)?);
+                strategy::admit_decoded_create(resource, &mut *event)?;
                 self.store_created_typed(resource, namespace, event, warnings, opts)
                     .await
                     .map(Some)

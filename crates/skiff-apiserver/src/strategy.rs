@@ -59,21 +59,21 @@ fn run<T: Admit>(
 /// Defaults and validates a decoded object; gives back its normalized JSON.
 fn admitted<T: Admit>(
     resource: &Resource,
-    obj: T,
-    old: Option<&Value>,
-    op: Op,
-) -> Result<Value, ApiError> {
-    let obj = checked(resource, obj, old, op)?;
-    serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-/// Defaults and validates a decoded object.
-fn checked<T: Admit>(
-    resource: &Resource,
     mut obj: T,
     old: Option<&Value>,
     op: Op,
-) -> Result<T, ApiError> {
+) -> Result<Value, ApiError> {
+    checked(resource, &mut obj, old, op)?;
+    serde_json::to_value(&obj).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Defaults and validates a decoded object in place.
+fn checked<T: Admit>(
+    resource: &Resource,
+    obj: &mut T,
+    old: Option<&Value>,
+    op: Op,
+) -> Result<(), ApiError> {
     match op {
         Op::Create => obj.default(),
         Op::Update | Op::StatusUpdate => obj.default_update(),
@@ -101,12 +101,12 @@ fn checked<T: Admit>(
             &errs,
         ));
     }
-    Ok(obj)
+    Ok(())
 }
 
 /// [`admit_create`] of an object already decoded (a create's fast path, see
-/// [`crate::registry::Registry::create_from_json`]): the defaulted, validated object.
-pub fn admit_decoded_create<T: Admit>(resource: &Resource, obj: T) -> Result<T, ApiError> {
+/// [`crate::registry::Registry::create_from_json`]): defaults and validates it in place.
+pub fn admit_decoded_create<T: Admit>(resource: &Resource, obj: &mut T) -> Result<(), ApiError> {
     checked(resource, obj, None, Op::Create)
 }
 
