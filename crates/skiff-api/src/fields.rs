@@ -159,11 +159,17 @@ impl std::str::FromStr for FieldSelector {
 /// Resolves a dotted path such as `metadata.name`, `spec.nodeName`, `status.phase` or
 /// `involvedObject.uid` in a JSON object; `None` unless every step is an object and the leaf a string.
 pub fn object_field<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    object_field_value(obj, field)?.as_str()
+}
+
+/// The value at a dotted path in a JSON object, whatever its type; `None` unless every step is an
+/// object holding the next one.
+pub fn object_field_value<'a>(obj: &'a Value, field: &str) -> Option<&'a Value> {
     let mut cur = obj;
     for part in field.split('.') {
         cur = cur.as_object()?.get(part)?;
     }
-    cur.as_str()
+    Some(cur)
 }
 
 /// Escapes `\`, `,` and `=` in a value (`fields.EscapeValue`).

@@ -214,11 +214,7 @@ impl CachedObject {
         let fields = selectable_fields(resource)
             .iter()
             .map(|f| {
-                let mut at = Some(&value);
-                for part in f.split('.') {
-                    at = at.and_then(|v| v.get(part));
-                }
-                let text = match at {
+                let text = match skiff_api::fields::object_field_value(&value, f) {
                     Some(Value::String(s)) => Some(s.clone()),
                     Some(v @ (Value::Bool(_) | Value::Number(_))) => Some(v.to_string()),
                     _ => None,
